@@ -1,0 +1,83 @@
+/**
+ * The main-thread side of the studio worker: the only place that creates the Worker.
+ * Views use `studio` (a comlink proxy of StudioApi) and the helpers below.
+ */
+import * as Comlink from 'comlink';
+import type { StudioApi } from '../protocol/api';
+import type { JobEvent } from '../protocol/events';
+import type { BackendPreference, Capabilities, JobResult } from '../protocol/schemas';
+
+export type StudioRemote = Comlink.Remote<StudioApi>;
+
+const BACKEND_SETTING = 'media-lab.backend';
+
+/** `?backend=wasm|webgpu` wins over the saved setting; otherwise auto. */
+export function readBackendPreference(search = location.search): BackendPreference {
+  const fromUrl = new URLSearchParams(search).get('backend');
+  if (fromUrl === 'wasm' || fromUrl === 'webgpu') return { backend: fromUrl, source: 'url' };
+  const saved = localStorage.getItem(BACKEND_SETTING);
+  if (saved === 'wasm' || saved === 'webgpu') return { backend: saved, source: 'setting' };
+  return { backend: 'auto', source: 'default' };
+}
+
+/** Saves the backend setting; it takes effect at the next load (sessions are per backend). */
+export function saveBackendSetting(backend: 'auto' | 'wasm' | 'webgpu'): void {
+  if (backend === 'auto') localStorage.removeItem(BACKEND_SETTING);
+  else localStorage.setItem(BACKEND_SETTING, backend);
+}
+
+let worker: Worker | null = null;
+let remote: StudioRemote | null = null;
+let ready: Promise<Capabilities> | null = null;
+
+export function studio(): StudioRemote {
+  if (!remote) {
+    worker = new Worker(new URL('../../workers/studio.worker.ts', import.meta.url), { type: 'module', name: 'studio' });
+    remote = Comlink.wrap<StudioApi>(worker);
+  }
+  return remote;
+}
+
+/** Starts the worker once and resolves with the backend it chose. */
+export function connectStudio(): Promise<Capabilities> {
+  ready ??= studio().init(readBackendPreference());
+  return ready;
+}
+
+/** Subscribes to every job's events; returns a function that unsubscribes. */
+export async function onJobEvents(listener: (event: JobEvent) => void): Promise<() => void> {
+  const api = studio();
+  const id = await api.subscribe(Comlink.proxy(listener));
+  return () => void api.unsubscribe(id);
+}
+
+export interface EnhanceOptions {
+  file?: File;
+  artifactId?: string;
+  upscaleFactor: number;
+  model?: string;
+}
+
+/** Queues an upscale of a picked file (bytes transferred, not copied) or a gallery artifact. */
+export async function submitUpscale(options: EnhanceOptions): Promise<{ job_id: string }> {
+  const api = studio();
+  const parameters: Record<string, unknown> = { upscale_factor: options.upscaleFactor };
+  if (options.model) parameters.model = options.model;
+  const input_data: Record<string, unknown> = {};
+  let transfer: Transferable[] = [];
+  if (options.file) {
+    const bytes = await options.file.arrayBuffer();
+    input_data.image_file = { name: options.file.name, type: options.file.type, bytes };
+    transfer = [bytes];
+  } else if (options.artifactId) {
+    input_data.image_artifact = options.artifactId;
+  }
+  const request = {
+    kind: 'enhance' as const,
+    pipeline_config: { stages: [{ stage_type: 'upscaler', parameters }], parameters: {} },
+    input_data,
+  };
+  return api.submit(Comlink.transfer(request, transfer));
+}
+
+export type { JobResult };

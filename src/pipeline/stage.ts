@@ -1,0 +1,37 @@
+import type { PipelineContext } from './context';
+import type { StageServices } from './ports';
+
+/** Thrown for problems the user can fix (bad input, unknown model); the message is shown as is. */
+export class StageInputError extends Error {
+  override name = 'StageInputError';
+}
+
+/** Thrown when a job is cancelled; pipelines report it as a cancellation, not a failure. */
+export class CancelledError extends Error {
+  override name = 'CancelledError';
+  constructor(message = 'cancelled') {
+    super(message);
+  }
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new CancelledError();
+}
+
+/** One step of a pipeline (the seed's PipelineStage). */
+export abstract class PipelineStage {
+  /** Metadata key and name used in messages; the pipeline makes it unique. */
+  name: string;
+  abstract readonly stageType: string;
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  /** Returns a message saying what is missing, or null when the stage can run. */
+  async validateInput(_context: PipelineContext): Promise<string | null> {
+    return null;
+  }
+
+  abstract execute(context: PipelineContext, services: StageServices): Promise<PipelineContext>;
+}

@@ -1,0 +1,21 @@
+import type { JobKind, JobResult } from './schemas';
+
+/** Events the worker sends to every subscriber, for every job. */
+export type JobEvent =
+  | { type: 'queued'; job_id: string; kind: JobKind; position: number }
+  | { type: 'started'; job_id: string; backend: string }
+  | {
+      type: 'progress';
+      job_id: string;
+      stage: string;
+      step: number;
+      total: number;
+      elapsed_ms: number;
+      eta_ms?: number;
+    }
+  | { type: 'artifact'; job_id: string; artifact_id: string; name: string }
+  | { type: 'finished'; job_id: string; result: JobResult }
+  | { type: 'failed'; job_id: string; error: string; result?: JobResult }
+  | { type: 'cancelled'; job_id: string };
+
+export type JobEventListener = (event: JobEvent) => void;

@@ -1,0 +1,249 @@
+/**
+ * Lowers a parsed TF.js layer graph (see `tfjs-layers.ts`) to an ONNX model.
+ *
+ * Conventions (what the studio's runtime expects of every bundled upscaler):
+ * - NCHW float32 I/O: `input` [1, C, height, width] → `output` [1, C', height_out, width_out].
+ *   Keras works in NHWC, but every layer we support is layout-agnostic once the channel axis is
+ *   remapped (Concatenate axis 3 → Concat axis 1) and conv kernels go HWIO → OIHW, so no
+ *   Transpose nodes are needed.
+ * - IR version 8, opset 17 (Resize-13+ semantics), producer `media-lab-converter`.
+ * - Initializers named after the Keras weight (`<layer>/kernel`, `<layer>/bias`) for readability.
+ *
+ * Serialisation is deterministic: the same graph always gives the same bytes (no timestamps,
+ * fields in a fixed order), so committed models can be checked against a fresh conversion.
+ */
+import onnxProto, { type onnx } from 'onnx-proto';
+import type { Layer, LayerGraph } from './tfjs-layers';
+
+// onnx-proto is CommonJS (`module.exports = $root`): Node's ESM loader only exposes it as the
+// default export, so a runtime `import { onnx }` fails under tsx/vitest. Types come from the
+// type-only import above, values from the default export.
+const { ModelProto, TensorProto, AttributeProto } = onnxProto.onnx;
+
+export const IR_VERSION = 8;
+export const OPSET = 17;
+export const PRODUCER_NAME = 'media-lab-converter';
+
+/** Facts the runtime needs to tile an image without seams and size tiles to memory. */
+export interface GraphAnalysis {
+  /** Overall integer upscaling factor (product of the UpSampling2D sizes along the path). */
+  scale: number;
+  /**
+   * How far (in input pixels) an output pixel can "see" from its own source pixel: tiles must
+   * overlap by at least this much for tiled inference to equal whole-image inference.
+   */
+  receptiveRadius: number;
+  /** Most channels of any tensor at the output's resolution (the dominant memory cost per tile). */
+  peakChannels: number;
+  inputChannels: number;
+  outputChannels: number;
+}
+
+/**
+ * Receptive radius and channel bookkeeping, per tensor.
+ *
+ * Each tensor carries its resolution factor f (1 at the input, ×s after each upsample) and its
+ * radius counted in its *own* pixels (an integer for odd kernels): a k×k conv adds (k-1)/2, an
+ * upsample multiplies by s (same distance, finer pixels), merges (Add/Concat) take the max.
+ * Dividing by f and rounding up once at the end gives sum((k-1)/2) over convs before the
+ * upsample plus ceil(sum((k-1)/2)/s) over those after it, a tight bound: output pixels up to E
+ * output pixels apart come from source pixels at most ceil(E/s) input pixels apart.
+ */
+export function analyzeGraph(graph: LayerGraph): GraphAnalysis {
+  const info = new Map<string, { factor: number; radius: number; channels: number }>();
+  for (const layer of graph.layers) {
+    const inputs = layer.inbound.map((name) => info.get(name)!);
+    if (layer.kind === 'input') {
+      info.set(layer.name, { factor: 1, radius: 0, channels: layer.channels });
+      continue;
+    }
+    const factor = inputs[0].factor;
+    if (inputs.some((i) => i.factor !== factor)) {
+      throw new Error(`to-onnx: layer "${layer.name}" merges tensors of different resolutions`);
+    }
+    let radius = Math.max(...inputs.map((i) => i.radius));
+    let newFactor = factor;
+    if (layer.kind === 'conv2d') {
+      // 'same' or 'valid', an output pixel sees (k-1)/2 pixels either side of its centre (the
+      // RDN models' 'valid' convs are all 1×1, adding nothing).
+      radius += Math.max(layer.kernelSize[0] - 1, layer.kernelSize[1] - 1) / 2;
+    } else if (layer.kind === 'upsample') {
+      newFactor = factor * layer.scale;
+      radius *= layer.scale; // same distance, expressed in the finer pixels
+    }
+    info.set(layer.name, { factor: newFactor, radius, channels: layer.channels });
+  }
+
+  const input = info.get(graph.input)!;
+  const output = info.get(graph.output)!;
+  let peakChannels = 0;
+  for (const tensor of info.values()) {
+    if (tensor.factor === output.factor) peakChannels = Math.max(peakChannels, tensor.channels);
+  }
+  return {
+    scale: output.factor,
+    receptiveRadius: Math.ceil(output.radius / output.factor),
+    peakChannels,
+    inputChannels: input.channels,
+    outputChannels: output.channels,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// ONNX building helpers
+
+const FLOAT = TensorProto.DataType.FLOAT;
+const AttrType = AttributeProto.AttributeType;
+
+/** Float32 little-endian raw_data (ONNX's on-disk byte order), independent of the host. */
+function floatTensor(name: string, dims: number[], values: ArrayLike<number>): onnx.ITensorProto {
+  const bytes = new Uint8Array(values.length * 4);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i], true);
+  return { name, dims, dataType: FLOAT, rawData: bytes };
+}
+
+function intsAttr(name: string, ints: number[]): onnx.IAttributeProto {
+  return { name, type: AttrType.INTS, ints };
+}
+function intAttr(name: string, i: number): onnx.IAttributeProto {
+  return { name, type: AttrType.INT, i };
+}
+function stringAttr(name: string, s: string): onnx.IAttributeProto {
+  return { name, type: AttrType.STRING, s: new TextEncoder().encode(s) };
+}
+
+function imageValueInfo(name: string, channels: number, height: string, width: string): onnx.IValueInfoProto {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType: FLOAT,
+        shape: { dim: [{ dimValue: 1 }, { dimValue: channels }, { dimParam: height }, { dimParam: width }] },
+      },
+    },
+  };
+}
+
+/** HWIO [kh, kw, cin, cout] → OIHW [cout, cin, kh, kw]. */
+export function hwioToOihw(kernel: Float32Array, kh: number, kw: number, cin: number, cout: number): Float32Array {
+  const out = new Float32Array(kernel.length);
+  for (let y = 0; y < kh; y++) {
+    for (let x = 0; x < kw; x++) {
+      for (let i = 0; i < cin; i++) {
+        for (let o = 0; o < cout; o++) {
+          out[((o * cin + i) * kh + y) * kw + x] = kernel[((y * kw + x) * cin + i) * cout + o];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+export interface OnnxConversion extends GraphAnalysis {
+  model: onnx.IModelProto;
+  bytes: Uint8Array;
+}
+
+/** Builds the ONNX model for `graph` and serialises it. */
+export function toOnnx(graph: LayerGraph): OnnxConversion {
+  const analysis = analyzeGraph(graph);
+  const nodes: onnx.INodeProto[] = [];
+  const initializers: onnx.ITensorProto[] = [];
+  const channelsOf = new Map(graph.layers.map((layer) => [layer.name, layer.channels]));
+
+  // Every layer's output tensor is named after the layer, except the graph's own I/O names.
+  const tensorName = (layer: string) => (layer === graph.input ? 'input' : layer === graph.output ? 'output' : layer);
+
+  for (const layer of graph.layers) {
+    const inputs = layer.inbound.map(tensorName);
+    const output = tensorName(layer.name);
+    emit(layer, inputs, output);
+  }
+  // Degenerate model whose output is its input: ONNX needs a node to produce `output`.
+  if (graph.input === graph.output) nodes.push({ name: 'output', opType: 'Identity', input: ['input'], output: ['output'] });
+
+  function emit(layer: Layer, inputs: string[], output: string): void {
+    switch (layer.kind) {
+      case 'input':
+        return;
+      case 'conv2d': {
+        const [kh, kw] = layer.kernelSize;
+        const cin = channelsOf.get(layer.inbound[0])!;
+        const weightName = `${layer.name}/kernel`;
+        initializers.push(floatTensor(weightName, [layer.channels, cin, kh, kw], hwioToOihw(layer.kernel, kh, kw, cin, layer.channels)));
+        const convInputs = [inputs[0], weightName];
+        if (layer.bias) {
+          initializers.push(floatTensor(`${layer.name}/bias`, [layer.channels], layer.bias));
+          convInputs.push(`${layer.name}/bias`);
+        }
+        // 'same' with stride 1 and an odd kernel pads k//2 on every side; 'valid' pads nothing.
+        const [ph, pw] = layer.padding === 'same' ? [(kh - 1) / 2, (kw - 1) / 2] : [0, 0];
+        const fusedRelu = layer.activation === 'relu';
+        const convOutput = fusedRelu ? `${layer.name}/conv` : output;
+        nodes.push({
+          name: layer.name,
+          opType: 'Conv',
+          input: convInputs,
+          output: [convOutput],
+          attribute: [
+            intsAttr('dilations', [1, 1]),
+            intAttr('group', 1),
+            intsAttr('kernel_shape', [kh, kw]),
+            intsAttr('pads', [ph, pw, ph, pw]),
+            intsAttr('strides', [1, 1]),
+          ],
+        });
+        if (fusedRelu) nodes.push({ name: `${layer.name}/relu`, opType: 'Relu', input: [convOutput], output: [output] });
+        return;
+      }
+      case 'activation':
+        nodes.push({ name: layer.name, opType: layer.activation === 'relu' ? 'Relu' : 'Identity', input: inputs, output: [output] });
+        return;
+      case 'concat':
+        // Keras concatenates NHWC on axis 3 (channels) = NCHW axis 1.
+        nodes.push({ name: layer.name, opType: 'Concat', input: inputs, output: [output], attribute: [intAttr('axis', 1)] });
+        return;
+      case 'add':
+        nodes.push({ name: layer.name, opType: inputs.length === 2 ? 'Add' : 'Sum', input: inputs, output: [output] });
+        return;
+      case 'upsample': {
+        // Keras/TF.js nearest upsampling repeats each pixel s×s: output (y, x) reads input
+        // (floor(y/s), floor(x/s)) (TF.js resizeNearestNeighbor without half-pixel centres; TF's
+        // half-pixel floor((y+0.5)/s) is the same for integer s). ONNX Resize 'asymmetric'
+        // maps y → y/s and nearest_mode 'floor' takes floor(y/s): identical.
+        const scalesName = `${layer.name}/scales`;
+        initializers.push(floatTensor(scalesName, [4], [1, 1, layer.scale, layer.scale]));
+        nodes.push({
+          name: layer.name,
+          opType: 'Resize',
+          // Resize-13+: X, roi (unused for 'asymmetric', given as the empty name), scales.
+          input: [inputs[0], '', scalesName],
+          output: [output],
+          attribute: [
+            stringAttr('coordinate_transformation_mode', 'asymmetric'),
+            stringAttr('mode', 'nearest'),
+            stringAttr('nearest_mode', 'floor'),
+          ],
+        });
+        return;
+      }
+    }
+  }
+
+  const model: onnx.IModelProto = {
+    irVersion: IR_VERSION,
+    opsetImport: [{ domain: '', version: OPSET }],
+    producerName: PRODUCER_NAME,
+    graph: {
+      name: graph.name,
+      node: nodes,
+      initializer: initializers,
+      input: [imageValueInfo('input', analysis.inputChannels, 'height', 'width')],
+      output: [imageValueInfo('output', analysis.outputChannels, 'height_out', 'width_out')],
+    },
+  };
+  // Copy out of protobufjs' writer (a Node Buffer in Node) into a plain Uint8Array.
+  const bytes = new Uint8Array(ModelProto.encode(model).finish());
+  return { ...analysis, model, bytes };
+}

@@ -1,0 +1,86 @@
+/**
+ * zod schemas for every record kept in IndexedDB. Rows are validated when read back, because
+ * the database outlives the code that wrote it (older builds, manual edits, half-migrated data).
+ * The TypeScript record types are inferred from these, so schema and type cannot drift apart.
+ */
+import { z } from 'zod';
+import { CorruptRecordError } from './errors';
+
+const timestamp = z.number().finite().nonnegative(); // ms since the epoch
+const plainObject = z.record(z.string(), z.unknown());
+
+export const ArtifactRecordSchema = z.object({
+  id: z.string().min(1),
+  job_id: z.string().min(1),
+  stage: z.string().min(1),
+  /** e.g. '<job>/generated_upscaled.png' */
+  name: z.string().min(1),
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  /** size of the PNG blob */
+  bytes: z.number().int().nonnegative(),
+  mime: z.literal('image/png'),
+  parameters: plainObject,
+  metadata: plainObject,
+  created_at: timestamp,
+});
+export type ArtifactRecord = z.infer<typeof ArtifactRecordSchema>;
+
+/** The PNG bytes live in their own store so that listing artifacts never loads them. */
+export const ArtifactBlobRecordSchema = z.object({
+  id: z.string().min(1),
+  blob: z.instanceof(Blob),
+});
+export type ArtifactBlobRecord = z.infer<typeof ArtifactBlobRecordSchema>;
+
+export const JobKindSchema = z.enum(['generate', 'enhance']);
+export type JobKind = z.infer<typeof JobKindSchema>;
+
+export const JobStatusSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted']);
+export type JobStatus = z.infer<typeof JobStatusSchema>;
+
+export const JobRecordSchema = z.object({
+  id: z.string().min(1),
+  /** the submitted { pipeline_config, input_data }, minus big binary inputs */
+  request: z.unknown(),
+  kind: JobKindSchema,
+  status: JobStatusSchema,
+  created_at: timestamp,
+  started_at: timestamp.optional(),
+  finished_at: timestamp.optional(),
+  /** stage name → milliseconds */
+  timings: z.record(z.string(), z.number()).optional(),
+  error: z.string().nullable().optional(),
+  /** artifact ids, in the order they were produced */
+  artifacts: z.array(z.string()),
+  metadata: plainObject.optional(),
+});
+export type JobRecord = z.infer<typeof JobRecordSchema>;
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues.map((issue) => `${issue.path.join('.') || 'record'}: ${issue.message}`).join('; ');
+}
+
+const rowId = (row: unknown) => String((row as { id?: unknown } | null)?.id ?? '?');
+
+/** For listings: the parsed row, or undefined with a warning, so one bad row does not hide the rest. */
+export function parseListedRow<S extends z.ZodType>(schema: S, store: string, row: unknown): z.output<S> | undefined {
+  const parsed = schema.safeParse(row);
+  if (parsed.success) return parsed.data;
+  console.warn(`skipping damaged ${store} record "${rowId(row)}": ${describeIssues(parsed.error)}`);
+  return undefined;
+}
+
+/** For reads by id: the parsed row, or a CorruptRecordError that says what is wrong. */
+export function parseFetchedRow<S extends z.ZodType>(schema: S, store: string, row: unknown): z.output<S> {
+  const parsed = schema.safeParse(row);
+  if (parsed.success) return parsed.data;
+  throw new CorruptRecordError(store, rowId(row), describeIssues(parsed.error));
+}
+
+/** Before writing: refuse a record that could not be read back. */
+export function parseNewRecord<S extends z.ZodType>(schema: S, store: string, record: unknown): z.output<S> {
+  const parsed = schema.safeParse(record);
+  if (parsed.success) return parsed.data;
+  throw new TypeError(`invalid ${store} record: ${describeIssues(parsed.error)}`);
+}

@@ -1,0 +1,249 @@
+/**
+ * The studio's FIFO job queue: one job runs at a time, every job is stored with its status, and
+ * every subscriber hears every job's events. Cancel works on queued and running jobs; a running
+ * job stops at the next stage boundary, tile or step.
+ */
+import { isRgbaImage, type RgbaImage } from '../src/pipeline/image/rgba';
+import type { StageServices, UpscalerProvider } from '../src/pipeline/ports';
+import { Workbench, type WorkbenchResult } from '../src/pipeline/workbench';
+import type { JobEvent } from '../src/protocol/events';
+import { ImageFileInput, JobRequest, type JobKind, type JobResult, type JobSummary } from '../src/protocol/schemas';
+import type { ArtifactRepository } from '../src/storage/artifacts';
+import type { JobRepository } from '../src/storage/jobs';
+
+export interface JobQueueDeps {
+  jobs: JobRepository;
+  artifacts: ArtifactRepository;
+  upscalers: () => Promise<UpscalerProvider>;
+  decodeImage(bytes: Uint8Array, mimeType: string): Promise<RgbaImage>;
+  encodePng(image: RgbaImage): Uint8Array;
+  backend: () => string;
+  now?: () => number;
+}
+
+interface QueuedJob {
+  id: string;
+  kind: JobKind;
+  request: { pipeline_config: unknown; input_data: Record<string, unknown> };
+  controller: AbortController;
+  done: Promise<JobResult>;
+  resolve(result: JobResult): void;
+}
+
+export class JobQueue {
+  private queue: QueuedJob[] = [];
+  private running: QueuedJob | null = null;
+  private listeners = new Map<number, (event: JobEvent) => void>();
+  private nextListener = 1;
+  private readonly now: () => number;
+
+  constructor(private readonly deps: JobQueueDeps) {
+    this.now = deps.now ?? (() => Date.now());
+  }
+
+  subscribe(listener: (event: JobEvent) => void): number {
+    const id = this.nextListener++;
+    this.listeners.set(id, listener);
+    return id;
+  }
+
+  unsubscribe(id: number): void {
+    this.listeners.delete(id);
+  }
+
+  private emit(event: JobEvent): void {
+    for (const [id, listener] of this.listeners) {
+      try {
+        const maybe = listener(event) as unknown;
+        // A comlink proxy of a closed page rejects: drop it.
+        if (maybe instanceof Promise) maybe.catch(() => this.listeners.delete(id));
+      } catch {
+        this.listeners.delete(id);
+      }
+    }
+  }
+
+  /** Queues a job; a malformed request still becomes a job that fails with the reason. */
+  async submit(raw: unknown, kind: JobKind = 'enhance'): Promise<{ job_id: string; done: Promise<JobResult> }> {
+    const id = crypto.randomUUID();
+    const parsed = JobRequest.safeParse(raw);
+    const request = parsed.success
+      ? { pipeline_config: parsed.data.pipeline_config, input_data: parsed.data.input_data }
+      : { pipeline_config: null, input_data: {} };
+    let resolve!: (r: JobResult) => void;
+    const done = new Promise<JobResult>((r) => (resolve = r));
+    const job: QueuedJob = { id, kind, request, controller: new AbortController(), done, resolve };
+    await this.deps.jobs.create({
+      id,
+      kind,
+      status: 'queued',
+      request: storableRequest(request),
+      created_at: this.now(),
+      artifacts: [],
+    });
+    if (!parsed.success) {
+      await this.finish(job, failure(id, 'the request must be {pipeline_config, input_data}'), 'failed');
+      return { job_id: id, done };
+    }
+    this.queue.push(job);
+    this.emit({ type: 'queued', job_id: id, kind, position: this.queue.length + (this.running ? 1 : 0) });
+    void this.pump();
+    return { job_id: id, done };
+  }
+
+  async cancel(jobId: string): Promise<boolean> {
+    if (this.running?.id === jobId) {
+      this.running.controller.abort();
+      return true;
+    }
+    const index = this.queue.findIndex((j) => j.id === jobId);
+    if (index < 0) return false;
+    const [job] = this.queue.splice(index, 1);
+    await this.finish(job, { ...failure(jobId, 'cancelled before it started') }, 'cancelled');
+    return true;
+  }
+
+  private async pump(): Promise<void> {
+    if (this.running) return;
+    const job = this.queue.shift();
+    if (!job) return;
+    this.running = job;
+    try {
+      await this.run(job);
+    } finally {
+      this.running = null;
+      void this.pump();
+    }
+  }
+
+  private async run(job: QueuedJob): Promise<void> {
+    const started = this.now();
+    await this.deps.jobs.update(job.id, { status: 'running', started_at: started });
+    this.emit({ type: 'started', job_id: job.id, backend: this.deps.backend() });
+    let result: WorkbenchResult;
+    try {
+      const workbench = new Workbench(job.request.pipeline_config as never);
+      const input = await this.resolveInput(job.request.input_data);
+      result = await workbench.execute(input, job.id, await this.services(job, started));
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      await this.finish(job, failure(job.id, message), job.controller.signal.aborted ? 'cancelled' : 'failed');
+      return;
+    }
+    const status = result.cancelled ? 'cancelled' : result.success ? 'succeeded' : 'failed';
+    await this.finish(job, toJobResult(job.id, result), status);
+  }
+
+  private async services(job: QueuedJob, started: number): Promise<StageServices> {
+    return {
+      signal: job.controller.signal,
+      upscalers: await this.deps.upscalers(),
+      now: this.now,
+      onProgress: (p) => {
+        const elapsed = this.now() - started;
+        const eta = p.step > 0 ? (elapsed / p.step) * (p.total - p.step) : undefined;
+        this.emit({ type: 'progress', job_id: job.id, stage: p.stage, step: p.step, total: p.total, elapsed_ms: elapsed, eta_ms: eta });
+      },
+      artifacts: {
+        save: async (name, image, metadata) => {
+          const png = this.deps.encodePng(image);
+          const stage = String(metadata.stage ?? '');
+          const id = await this.deps.artifacts.save(
+            {
+              job_id: job.id,
+              stage,
+              name,
+              width: image.width,
+              height: image.height,
+              bytes: png.byteLength,
+              mime: 'image/png',
+              parameters: (metadata.parameters as Record<string, unknown>) ?? {},
+              metadata,
+            },
+            new Blob([png as Uint8Array<ArrayBuffer>], { type: 'image/png' }),
+          );
+          this.emit({ type: 'artifact', job_id: job.id, artifact_id: id, name });
+          return id;
+        },
+      },
+    };
+  }
+
+  /** Decodes `image_file` bytes or loads `image_artifact` into the pipeline's `image`. */
+  private async resolveInput(input: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const data: Record<string, unknown> = { ...input };
+    if (input.image_file !== undefined) {
+      const file = ImageFileInput.safeParse(input.image_file);
+      if (!file.success) throw new Error('image_file must be {name, type, bytes: ArrayBuffer}');
+      if (file.data.bytes.byteLength === 0) throw new Error(`'${file.data.name}' is empty (0 bytes)`);
+      try {
+        data.image = await this.deps.decodeImage(new Uint8Array(file.data.bytes), file.data.type);
+      } catch (err) {
+        throw new Error(`'${file.data.name}': ${err instanceof Error ? err.message : String(err)}`);
+      }
+      delete data.image_file;
+    } else if (typeof input.image_artifact === 'string') {
+      const blob = await this.deps.artifacts.getBlob(input.image_artifact);
+      if (!blob) throw new Error(`gallery image ${input.image_artifact} no longer exists`);
+      data.image = await this.deps.decodeImage(new Uint8Array(await blob.arrayBuffer()), blob.type);
+    }
+    if (data.image !== undefined && !isRgbaImage(data.image)) throw new Error('input image is not RGBA pixels');
+    return data;
+  }
+
+  private async finish(job: QueuedJob, result: JobResult, status: 'succeeded' | 'failed' | 'cancelled'): Promise<void> {
+    const finished = this.now();
+    try {
+      await this.deps.jobs.update(job.id, {
+        status,
+        finished_at: finished,
+        error: result.error,
+        artifacts: result.artifacts,
+        metadata: result.metadata,
+      });
+    } catch (err) {
+      // The job still ends for the caller even if its row could not be written (e.g. disk full).
+      result = { ...result, error: `${result.error ?? ''} (job record not saved: ${String(err)})`.trim() };
+    }
+    if (status === 'succeeded') this.emit({ type: 'finished', job_id: job.id, result });
+    else if (status === 'cancelled') this.emit({ type: 'cancelled', job_id: job.id });
+    else this.emit({ type: 'failed', job_id: job.id, error: result.error ?? 'failed', result });
+    job.resolve(result);
+  }
+
+  async list(): Promise<JobSummary[]> {
+    return (await this.deps.jobs.list()) as JobSummary[];
+  }
+
+  async get(id: string): Promise<JobSummary | undefined> {
+    return (await this.deps.jobs.get(id)) as JobSummary | undefined;
+  }
+}
+
+function failure(jobId: string, error: string): JobResult {
+  return { job_id: jobId, success: false, data: {}, artifacts: [], metadata: {}, error };
+}
+
+/** What crosses back to the page: no pixel buffers, those live in the gallery. */
+function toJobResult(jobId: string, r: WorkbenchResult): JobResult {
+  const data: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(r.data)) {
+    if (isRgbaImage(value)) data[key] = { width: value.width, height: value.height };
+    else if (!(value instanceof ArrayBuffer) && !ArrayBuffer.isView(value)) data[key] = value;
+  }
+  return { job_id: jobId, success: r.success, data, artifacts: r.artifacts, metadata: r.metadata, error: r.error };
+}
+
+/** The request as stored with the job: binary inputs replaced by a short description. */
+function storableRequest(request: QueuedJob['request']): unknown {
+  const input: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(request.input_data)) {
+    if (key === 'image_file' && value && typeof value === 'object') {
+      const f = value as { name?: unknown; type?: unknown; bytes?: ArrayBuffer };
+      input[key] = { name: f.name, type: f.type, bytes: f.bytes?.byteLength ?? 0 };
+    } else if (!(value instanceof ArrayBuffer) && !ArrayBuffer.isView(value) && !isRgbaImage(value)) {
+      input[key] = value;
+    }
+  }
+  return { pipeline_config: request.pipeline_config, input_data: input };
+}
