@@ -135,13 +135,18 @@ export class JobQueue {
   }
 
   private async services(job: QueuedJob, started: number): Promise<StageServices> {
+    // ETA from the pace since each stage's first step, so model loading does not inflate it.
+    let pace: { stage: string; step: number; at: number } | null = null;
     return {
       signal: job.controller.signal,
       upscalers: await this.deps.upscalers(),
       now: this.now,
       onProgress: (p) => {
-        const elapsed = this.now() - started;
-        const eta = p.step > 0 ? (elapsed / p.step) * (p.total - p.step) : undefined;
+        const now = this.now();
+        const elapsed = now - started;
+        if (!pace || pace.stage !== p.stage || p.step < pace.step) pace = { stage: p.stage, step: p.step, at: now };
+        const stepsTimed = p.step - pace.step;
+        const eta = stepsTimed > 0 ? ((now - pace.at) / stepsTimed) * (p.total - p.step) : undefined;
         this.emit({ type: 'progress', job_id: job.id, stage: p.stage, step: p.step, total: p.total, elapsed_ms: elapsed, eta_ms: eta });
       },
       artifacts: {

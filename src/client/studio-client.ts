@@ -38,9 +38,15 @@ export function studio(): StudioRemote {
   return remote;
 }
 
-/** Starts the worker once and resolves with the backend it chose. */
+/** Starts the worker once and resolves with the backend it chose; rejects if it cannot start. */
 export function connectStudio(): Promise<Capabilities> {
-  ready ??= studio().init(readBackendPreference());
+  if (!ready) {
+    const api = studio();
+    const failed = new Promise<never>((_, reject) => {
+      worker?.addEventListener('error', (e) => reject(new Error(`the studio worker failed to start: ${e.message || 'script error'}`)), { once: true });
+    });
+    ready = Promise.race([api.init(readBackendPreference()), failed]);
+  }
   return ready;
 }
 

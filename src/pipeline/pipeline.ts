@@ -1,6 +1,6 @@
 import type { PipelineContext } from './context';
 import type { StageServices } from './ports';
-import { CancelledError, type PipelineStage } from './stage';
+import { CancelledError, checkpoint, type PipelineStage } from './stage';
 
 export interface PipelineRunInfo {
   cancelled: boolean;
@@ -19,7 +19,7 @@ export class Pipeline {
     const result = Object.assign(context, { cancelled: false });
     for (const stage of this.stages) {
       try {
-        if (services.signal?.aborted) throw new CancelledError();
+        await checkpoint(services.signal);
         const problem = await stage.validateInput(context);
         if (problem) {
           context.setError(`Stage '${stage.name}': ${problem}`);

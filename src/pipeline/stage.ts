@@ -18,6 +18,20 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new CancelledError();
 }
 
+/**
+ * Lets queued messages (a cancel request, say) run: model runs resolve as microtasks, so without
+ * a macrotask turn a worker would handle nothing until the whole job ended.
+ */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** Yields, then throws CancelledError if the job was cancelled meanwhile. */
+export async function checkpoint(signal: AbortSignal | undefined): Promise<void> {
+  await yieldToEventLoop();
+  throwIfAborted(signal);
+}
+
 /** One step of a pipeline (the seed's PipelineStage). */
 export abstract class PipelineStage {
   /** Metadata key and name used in messages; the pipeline makes it unique. */

@@ -94,4 +94,22 @@ describe('UpscalerStage', () => {
     expect(sink.saved).toHaveLength(0);
     expect(ctx.artifacts).toEqual([]);
   });
+
+  it('handles a cancel that arrives as a message (macrotask) while tiles run back to back', async () => {
+    const { sink, services, stage } = setup({ tile_size: 16, tile_overlap: 4 });
+    const controller = new AbortController();
+    let tiles = 0;
+    const ctx = new PipelineContext({ image: patternImage(96, 96) });
+    const run = stage.execute(ctx, {
+      ...services,
+      signal: controller.signal,
+      onProgress: () => {
+        // A worker receives cancel() as a message event: it can only run between tasks.
+        if (++tiles === 1) setTimeout(() => controller.abort(), 0);
+      },
+    });
+    await expect(run).rejects.toBeInstanceOf(CancelledError);
+    expect(tiles).toBeLessThan(4);
+    expect(sink.saved).toHaveLength(0);
+  });
 });

@@ -61,8 +61,8 @@ export interface TiledUpscaleOptions {
   /** Pixels at each inner tile edge left out of the blend; defaults to overlap / 2. */
   margin?: number;
   onTile?: (done: number, total: number) => void;
-  /** Checked between tiles; throw from it to stop (e.g. throwIfAborted). */
-  beforeTile?: () => void;
+  /** Awaited before each tile; throw from it to stop (e.g. when cancelled). */
+  beforeTile?: () => void | Promise<void>;
 }
 
 export interface TiledUpscaleResult {
@@ -98,7 +98,7 @@ export async function upscaleTiled(
   let done = 0;
   for (let ty = 0; ty < ys.length; ty++) {
     for (let tx = 0; tx < xs.length; tx++) {
-      options.beforeTile?.();
+      await options.beforeTile?.();
       const sx = xs[tx];
       const sy = ys[ty];
       const input = cropToTensor(image, sx.start, sy.start, sx.length, sy.length, lo, toModel);

@@ -3,7 +3,7 @@ import type { PipelineContext } from '../context';
 import { isRgbaImage, type RgbaImage } from '../image/rgba';
 import { upscaleTiled } from '../image/tiling';
 import type { StageServices } from '../ports';
-import { PipelineStage, StageInputError, throwIfAborted } from '../stage';
+import { checkpoint, PipelineStage, StageInputError, throwIfAborted } from '../stage';
 
 export const UPSCALE_FACTORS = [2, 3, 4, 8] as const;
 /** Largest output the stage writes: the RGBA result plus a float accumulator must fit in memory. */
@@ -62,7 +62,7 @@ export class UpscalerStage extends PipelineStage {
     const result = await upscaleTiled(image, model, {
       tileSize,
       overlap,
-      beforeTile: () => throwIfAborted(services.signal),
+      beforeTile: () => checkpoint(services.signal),
       onTile: (done, total) => services.onProgress?.({ stage: this.name, step: done, total }),
     });
     throwIfAborted(services.signal);
