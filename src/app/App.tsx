@@ -1,0 +1,118 @@
+import { createMemo, createResource, createSignal, ErrorBoundary, For, Match, onCleanup, onMount, Show, Switch } from 'solid-js';
+import { connectStudio } from '../client/studio-client';
+import { BackendSettings } from './components/BackendSettings';
+import { ErrorBanner } from './components/ErrorBanner';
+import { backendDetails, describeBackend, plainError } from './format';
+import { navigate, route, type Route } from './router';
+import { EnhanceView } from './views/EnhanceView';
+import { GalleryView } from './views/GalleryView';
+
+const NAV: Array<{ route: Route; label: string }> = [
+  { route: 'enhance', label: 'Enhance' },
+  { route: 'gallery', label: 'Gallery' },
+];
+
+/** How long the worker may take to answer before the status line says it is slow. */
+const SLOW_START_MS = 20_000;
+
+export function App() {
+  const [caps] = createResource(() => connectStudio());
+  const [slow, setSlow] = createSignal(false);
+
+  onMount(() => {
+    const timer = setTimeout(() => setSlow(caps.loading), SLOW_START_MS);
+    onCleanup(() => clearTimeout(timer));
+
+    // A file dropped outside a drop zone must not navigate away from the app.
+    const swallow = (event: DragEvent) => {
+      if (event.dataTransfer && Array.from(event.dataTransfer.types).includes('Files')) event.preventDefault();
+    };
+    window.addEventListener('dragover', swallow);
+    window.addEventListener('drop', swallow);
+    onCleanup(() => {
+      window.removeEventListener('dragover', swallow);
+      window.removeEventListener('drop', swallow);
+    });
+  });
+
+  const backendText = createMemo(() => {
+    if (caps.error) return 'Studio unavailable';
+    if (caps.state === 'ready') return describeBackend(caps());
+    return slow() ? 'Starting the studio… (still waiting)' : 'Starting the studio…';
+  });
+  const backendTitle = () => (caps.state === 'ready' ? backendDetails(caps()) : undefined);
+
+  return (
+    <div class="app">
+      <header class="topbar">
+        <div class="brand">
+          <span class="brand-mark" aria-hidden="true" />
+          <h1>Media Lab</h1>
+        </div>
+        <nav class="nav" aria-label="Views">
+          <For each={NAV}>
+            {(item) => (
+              <button
+                type="button"
+                class="nav-button"
+                classList={{ active: route() === item.route }}
+                aria-current={route() === item.route ? 'page' : undefined}
+                data-testid={`nav-${item.route}`}
+                onClick={() => navigate(item.route)}
+              >
+                {item.label}
+              </button>
+            )}
+          </For>
+        </nav>
+        <div class="topbar-status">
+          <span
+            class="backend"
+            classList={{ 'backend-error': !!caps.error, 'backend-pending': caps.loading }}
+            data-testid="backend"
+            title={backendTitle()}
+          >
+            {backendText()}
+          </span>
+          <BackendSettings />
+        </div>
+      </header>
+
+      <Show when={caps.error}>
+        <ErrorBanner
+          testid="worker-error"
+          title="The studio could not start."
+          message={`${plainError(caps.error)} Images cannot be processed until it starts; reloading the page usually helps.`}
+          action={{ label: 'Reload', onClick: () => location.reload() }}
+        />
+      </Show>
+      <Show when={slow() && caps.loading}>
+        <div class="banner banner-info" role="status">
+          The studio is taking a long time to start. If this does not change, reload the page.
+        </div>
+      </Show>
+
+      <main class="main">
+        <ErrorBoundary
+          fallback={(err, reset) => (
+            <ErrorBanner
+              testid="view-error"
+              title="This view stopped working."
+              message={plainError(err)}
+              action={{ label: 'Try again', onClick: reset }}
+            />
+          )}
+        >
+          <Switch>
+            <Match when={route() === 'gallery'}>
+              <GalleryView />
+            </Match>
+            <Match when={route() === 'enhance'}>
+              <EnhanceView />
+            </Match>
+          </Switch>
+        </ErrorBoundary>
+      </main>
+    </div>
+  );
+}
