@@ -58,3 +58,30 @@ test('upscales astronaut.png ×2 on WASM into the gallery, matching Node within 
   expect(errors).toEqual([]);
   expect(foreign).toEqual([]);
 });
+
+test('gallery: delete one, then delete all after confirming', async ({ page }) => {
+  await page.goto(`${server.url}?backend=wasm#/enhance`);
+  const image = decodePng(new Uint8Array(readFileSync(fixture('images/chelsea.png'))));
+  const small = { width: 40, height: 30, data: new Uint8ClampedArray(40 * 30 * 4) };
+  for (let y = 0; y < 30; y++) small.data.set(image.data.subarray((y * image.width + 100) * 4, (y * image.width + 140) * 4), y * 160);
+  const { encodePng } = await import('../../src/media/png');
+  const buffer = Buffer.from(encodePng(small));
+  for (let i = 0; i < 3; i++) {
+    await page.getByTestId('enhance-input').setInputFiles({ name: `cat-${i}.png`, mimeType: 'image/png', buffer });
+    await page.getByTestId('enhance-run').click();
+    await expect(page.getByTestId('status')).toHaveText(/done/i, { timeout: 120_000 });
+  }
+  await page.getByTestId('nav-gallery').click();
+  await expect(page.getByTestId('gallery-item')).toHaveCount(3);
+  await page.getByTestId('gallery-item').first().click();
+  await page.getByTestId('delete').click();
+  await expect(page.getByTestId('gallery-item')).toHaveCount(2);
+  await page.getByTestId('delete-all').click();
+  await page.getByTestId('cancel-delete-all').click();
+  await expect(page.getByTestId('gallery-item')).toHaveCount(2);
+  await page.getByTestId('delete-all').click();
+  await page.getByTestId('confirm-delete-all').click();
+  await expect(page.getByTestId('gallery-empty')).toBeVisible();
+  await page.reload();
+  await expect(page.getByTestId('gallery-empty')).toBeVisible();
+});
