@@ -7,14 +7,28 @@ describe('planSpans', () => {
     expect(planSpans(50, 64, 8)).toEqual([{ start: 0, length: 50 }]);
   });
 
-  it('covers the axis with tiles that overlap by at least the overlap', () => {
-    for (const [size, tile, overlap] of [[100, 32, 8], [240, 128, 32], [1000, 200, 24], [65, 64, 16]]) {
+  it('covers the axis with tiles that overlap by at least the overlap, wasting little', () => {
+    const cases: number[][] = [[100, 32, 8], [240, 128, 32], [1000, 200, 24], [65, 64, 16], [512, 136, 24]];
+    for (let size = 17; size < 700; size += 7) cases.push([size, 64, 24], [size, 40, 12], [size, 256, 24]);
+    for (const [size, tile, overlap] of cases) {
       const spans = planSpans(size, tile, overlap);
       expect(spans[0].start).toBe(0);
       expect(spans.at(-1)!.start + spans.at(-1)!.length).toBe(size);
       for (let i = 1; i < spans.length; i++) {
         expect(spans[i - 1].start + spans[i - 1].length - spans[i].start).toBeGreaterThanOrEqual(overlap);
       }
+      expect(spans.every((s) => s.length <= tile)).toBe(true);
+      // The fewest tiles of at most `tile` that can cover the axis with this overlap.
+      if (size > tile) expect(spans.length).toBe(Math.ceil((size - overlap) / (tile - overlap)));
+    }
+    // 512 px in tiles of ≤136 with overlap 24: five tiles of 123, not five of 136.
+    expect(planSpans(512, 136, 24).map((s) => s.length)).toEqual([123, 123, 123, 123, 123]);
+  });
+
+  it('keeps the old layout property: tiles within the image', () => {
+    for (const [size, tile, overlap] of [[100, 32, 8], [1000, 200, 24]]) {
+      const spans = planSpans(size, tile, overlap);
+      for (const s of spans) expect(s.start >= 0 && s.start + s.length <= size).toBe(true);
     }
   });
 
