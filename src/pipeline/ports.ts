@@ -51,3 +51,39 @@ export interface StageServices {
   /** Monotonic clock in milliseconds (performance.now in browsers). */
   now?: () => number;
 }
+
+/**
+ * Diffusion model components (DESIGN.md §4). Implementations adapt dtypes (float16, int64
+ * timesteps, int32/int64 ids) from the session metadata; the pipeline only sees float32 Tensors.
+ */
+export interface TextEncoderPort {
+  /** Token sequence length the model takes; null when dynamic. */
+  readonly sequenceLength: number | null;
+  /** Width of `last_hidden_state` (768 for SD 1.x, 1024 for SD 2.x). */
+  readonly hiddenSize: number;
+  /** `ids` is `[batch, seq]` row-major; returns `last_hidden_state` `[batch, seq, hidden]`. */
+  run(ids: Int32Array, dims: readonly [number, number]): Promise<Tensor>;
+}
+
+export interface UNetPort {
+  /** 4 for text-to-image UNets, 9 for inpainting UNets (latents, mask, masked-image latents). */
+  readonly inChannels: 4 | 9;
+  /** Largest batch one call accepts (1 for exports with a fixed batch); null when dynamic. */
+  readonly maxBatch: number | null;
+  /** Encoder sequence length the UNet takes; null when dynamic (longer prompts then fit). */
+  readonly sequenceLength: number | null;
+  /** Latent height and width when the export fixes them; null when dynamic. */
+  readonly latentSize: readonly [number, number] | null;
+  /** `sample` `[b, c, h, w]`, one timestep for the whole batch, `encoderHiddenStates` `[b, seq, dim]`. */
+  run(sample: Tensor, timestep: number, encoderHiddenStates: Tensor): Promise<Tensor>;
+}
+
+export interface VaeDecoderPort {
+  /** `latent_sample` `[b, 4, h, w]` (already divided by the scale factor) → `[b, 3, 8h, 8w]` in [−1, 1]. */
+  run(latents: Tensor): Promise<Tensor>;
+}
+
+export interface VaeEncoderPort {
+  /** `sample` `[b, 3, H, W]` in [−1, 1] → latent mean `[b, 4, H/8, W/8]` (not yet scaled). */
+  run(image: Tensor): Promise<Tensor>;
+}

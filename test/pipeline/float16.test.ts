@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { float16BitsToFloat32, float32ToFloat16Bits, fromFloat16Array, toFloat16Array } from '../../src/pipeline/float16';
+import { float32ToFloat16Bits as factoryConvert } from '../fixtures/tiny-diffusion/factory';
+
+describe('float16', () => {
+  it.each([
+    [0, 0x0000],
+    [-0, 0x8000],
+    [1, 0x3c00],
+    [-2, 0xc000],
+    [65504, 0x7bff],
+    [65520, 0x7c00], // rounds up to Inf
+    [Infinity, 0x7c00],
+    [-Infinity, 0xfc00],
+    [2 ** -24, 0x0001], // smallest subnormal
+    [2 ** -14, 0x0400], // smallest normal
+    [0.1, 0x2e66],
+    [1 + 2 ** -11, 0x3c00], // tie → even
+    [1 + 3 * 2 ** -11, 0x3c02], // tie → even (up)
+  ])('%s → 0x%s', (value, bits) => {
+    expect(float32ToFloat16Bits(value)).toBe(bits);
+  });
+
+  it('keeps NaN a NaN', () => {
+    expect(Number.isNaN(float16BitsToFloat32(float32ToFloat16Bits(NaN)))).toBe(true);
+  });
+
+  it('round-trips every finite half value exactly', () => {
+    for (let bits = 0; bits < 0x10000; bits++) {
+      const exp = (bits >>> 10) & 0x1f;
+      if (exp === 0x1f) continue;
+      expect(float32ToFloat16Bits(float16BitsToFloat32(bits))).toBe(bits);
+    }
+  });
+
+  it("agrees with the tiny-model factory's converter (itself checked against onnxruntime) on 50k values", () => {
+    let seed = 1;
+    for (let i = 0; i < 50_000; i++) {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      const v = ((seed / 2 ** 32) - 0.5) * 2 ** ((i % 40) - 20);
+      expect(float32ToFloat16Bits(v)).toBe(factoryConvert(v));
+    }
+  });
+
+  it('converts arrays both ways', () => {
+    const values = new Float32Array([0.5, -1.25, 3]);
+    expect(Array.from(fromFloat16Array(toFloat16Array(values)))).toEqual([0.5, -1.25, 3]);
+  });
+});

@@ -1,0 +1,137 @@
+/**
+ * onnxruntime-web implementations of the diffusion ports. Each adapts the pipeline's float32
+ * tensors to what the session declares: float16 or float32 I/O, int32 or int64 ids, and an
+ * int64, float32 or float16 timestep shaped `[]`, `[1]` or `[batch]`.
+ */
+import type { TextEncoderPort, UNetPort, VaeDecoderPort, VaeEncoderPort } from '../../src/pipeline/ports';
+import type { Tensor } from '../../src/pipeline/tensor';
+import { fromFloat16Array, toFloat16Array } from '../../src/pipeline/float16';
+import type { Ort, OrtSession } from './types';
+
+type OrtTensor = import('onnxruntime-web').Tensor;
+type Spec = { name: string; type: string; shape: ReadonlyArray<number | string> };
+
+export class ModelSignatureError extends Error {
+  override name = 'ModelSignatureError';
+}
+
+function specs(list: readonly import('onnxruntime-web').InferenceSession.ValueMetadata[]): Spec[] {
+  return list.map((m) => (m.isTensor ? { name: m.name, type: m.type, shape: m.shape } : { name: m.name, type: 'non-tensor', shape: [] }));
+}
+
+function findInput(session: OrtSession, names: string[], component: string): Spec {
+  const inputs = specs(session.inputMetadata);
+  const found = inputs.find((i) => names.includes(i.name));
+  if (!found) {
+    throw new ModelSignatureError(
+      `${component}: expected an input named ${names.map((n) => `'${n}'`).join(' or ')}, the model has ${inputs.map((i) => `'${i.name}'`).join(', ')}`,
+    );
+  }
+  return found;
+}
+
+const fixed = (dim: number | string | undefined): number | null => (typeof dim === 'number' && dim > 0 ? dim : null);
+
+/** A float tensor in the dtype the model declares. */
+function floatTensor(ort: Ort, spec: Spec, t: Tensor): OrtTensor {
+  if (spec.type === 'float16') return new ort.Tensor('float16', toFloat16Array(t.data), t.dims as number[]);
+  if (spec.type === 'float32') return new ort.Tensor('float32', t.data, t.dims as number[]);
+  throw new ModelSignatureError(`input '${spec.name}' is ${spec.type}; expected float32 or float16`);
+}
+
+/** Any float output as float32, checked for NaN (a float16 overflow shows up here first). */
+async function readFloat(out: OrtTensor, component: string): Promise<Tensor> {
+  const raw = await out.getData();
+  const data = out.type === 'float16' ? fromFloat16Array(raw as Uint16Array) : new Float32Array(raw as Float32Array);
+  out.dispose();
+  for (let i = 0; i < data.length; i++) {
+    if (Number.isNaN(data[i])) {
+      throw new Error(`${component} produced NaN values${out.type === 'float16' ? ' (float16 overflow: try a float32 model or the WASM backend)' : ''}`);
+    }
+  }
+  return { data, dims: [...out.dims] };
+}
+
+async function runOne(session: OrtSession, feeds: Record<string, OrtTensor>, component: string): Promise<Tensor> {
+  try {
+    const results = await session.run(feeds);
+    return await readFloat(results[session.outputNames[0]], component);
+  } finally {
+    for (const t of Object.values(feeds)) t.dispose();
+  }
+}
+
+export function createTextEncoderPort(ort: Ort, session: OrtSession, hiddenSize: number): TextEncoderPort {
+  const ids = findInput(session, ['input_ids'], 'text encoder');
+  return {
+    sequenceLength: fixed(ids.shape[1]),
+    hiddenSize,
+    async run(values: Int32Array, dims: readonly [number, number]): Promise<Tensor> {
+      const tensor =
+        ids.type === 'int64'
+          ? new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), [...dims])
+          : new ort.Tensor('int32', values, [...dims]);
+      const results = await session.run({ [ids.name]: tensor });
+      tensor.dispose();
+      const name = session.outputNames.includes('last_hidden_state') ? 'last_hidden_state' : session.outputNames[0];
+      for (const other of session.outputNames) if (other !== name) results[other].dispose();
+      return readFloat(results[name], 'text encoder');
+    },
+  };
+}
+
+export function createUNetPort(ort: Ort, session: OrtSession): UNetPort {
+  const sample = findInput(session, ['sample'], 'UNet');
+  const timestep = findInput(session, ['timestep'], 'UNet');
+  const hidden = findInput(session, ['encoder_hidden_states'], 'UNet');
+  const channels = fixed(sample.shape[1]);
+  if (channels !== null && channels !== 4 && channels !== 9) {
+    throw new ModelSignatureError(`UNet 'sample' has ${channels} channels; expected 4, or 9 for inpainting`);
+  }
+  const h = fixed(sample.shape[2]);
+  const w = fixed(sample.shape[3]);
+  return {
+    inChannels: (channels ?? 4) as 4 | 9,
+    maxBatch: fixed(sample.shape[0]),
+    sequenceLength: fixed(hidden.shape[1]),
+    latentSize: h !== null && w !== null ? [h, w] : null,
+    run(x: Tensor, t: number, ehs: Tensor): Promise<Tensor> {
+      const batch = x.dims[0];
+      // `[]`, `[1]` or `[batch]`, as the export declares.
+      const tDims = timestep.shape.length === 0 ? [] : fixed(timestep.shape[0]) === 1 ? [1] : [batch];
+      const count = tDims.length === 0 ? 1 : tDims[0];
+      let tTensor: OrtTensor;
+      if (timestep.type === 'int64') tTensor = new ort.Tensor('int64', new BigInt64Array(count).fill(BigInt(Math.round(t))), tDims);
+      else if (timestep.type === 'float16') tTensor = new ort.Tensor('float16', toFloat16Array(new Float32Array(count).fill(t)), tDims);
+      else if (timestep.type === 'float32') tTensor = new ort.Tensor('float32', new Float32Array(count).fill(t), tDims);
+      else throw new ModelSignatureError(`UNet 'timestep' is ${timestep.type}; expected int64, float32 or float16`);
+      return runOne(
+        session,
+        { [sample.name]: floatTensor(ort, sample, x), [timestep.name]: tTensor, [hidden.name]: floatTensor(ort, hidden, ehs) },
+        'UNet',
+      );
+    },
+  };
+}
+
+export function createVaeDecoderPort(ort: Ort, session: OrtSession): VaeDecoderPort {
+  const input = findInput(session, ['latent_sample'], 'VAE decoder');
+  return { run: (latents) => runOne(session, { [input.name]: floatTensor(ort, input, latents) }, 'VAE decoder') };
+}
+
+export function createVaeEncoderPort(ort: Ort, session: OrtSession): VaeEncoderPort {
+  const input = findInput(session, ['sample'], 'VAE encoder');
+  return {
+    async run(image: Tensor): Promise<Tensor> {
+      const out = await runOne(session, { [input.name]: floatTensor(ort, input, image) }, 'VAE encoder');
+      const [b, c, h, w] = out.dims;
+      if (c === 4) return out;
+      if (c !== 8) throw new ModelSignatureError(`VAE encoder returned ${c} channels; expected 4, or 8 (mean and log-variance)`);
+      // Latent distribution parameters: the mean is the first 4 channels of each batch item.
+      const plane = 4 * h * w;
+      const mean = new Float32Array(b * plane);
+      for (let i = 0; i < b; i++) mean.set(out.data.subarray(i * 2 * plane, i * 2 * plane + plane), i * plane);
+      return { data: mean, dims: [b, 4, h, w] };
+    },
+  };
+}
