@@ -1,0 +1,320 @@
+/**
+ * The denoising loop: text-to-image, img2img and inpainting on Stable Diffusion components
+ * reached through ports. The steps follow diffusers' pipelines, numbered as there:
+ *   1. check inputs  2. encode the prompt  3. timesteps  4. initial latents
+ *   5. denoise (classifier-free guidance, inpainting)  6. decode with the VAE.
+ */
+import { z } from 'zod';
+import { formatZodError } from '../config';
+import type { RgbaImage } from '../image/rgba';
+import type { TextEncoderPort, UNetPort, VaeDecoderPort, VaeEncoderPort } from '../ports';
+import { createRng, RNG_ALGORITHM, type NoiseSource } from '../random';
+import { checkpoint } from '../stage';
+import type { Tensor } from '../tensor';
+import { buildConditioningPair, type Conditioning } from './prompt/conditioning';
+import type { PromptTokenizer } from './prompt/chunks';
+import { createScheduler, img2imgTimesteps, SCHEDULER_NAMES, type Scheduler } from './schedulers';
+import {
+  assertFinite,
+  concatBatch,
+  concatChannels,
+  denormalize,
+  imageToTensor,
+  latentPreview,
+  maskedImage,
+  maskToTensor,
+  repeatBatch,
+  scale,
+  SD_VAE_SCALE,
+  sliceBatch,
+} from './latents';
+
+/** Stable Diffusion's training schedule: used when a model folder has no scheduler config. */
+export const SD_SCHEDULER_CONFIG: Readonly<Record<string, unknown>> = {
+  num_train_timesteps: 1000,
+  beta_start: 0.00085,
+  beta_end: 0.012,
+  beta_schedule: 'scaled_linear',
+};
+
+export interface DiffusionModels {
+  textEncoder: TextEncoderPort;
+  unet: UNetPort;
+  vaeDecoder: VaeDecoderPort;
+  vaeEncoder?: VaeEncoderPort;
+  tokenizer: PromptTokenizer;
+  /** The model folder's `scheduler/scheduler_config.json`, if any. */
+  schedulerConfig?: Record<string, unknown>;
+  family?: FamilyDefaults;
+}
+
+/** What a model family implies when its folder says nothing (DESIGN.md §4). */
+export interface FamilyDefaults {
+  /** Token after the end token: 49407 for SD 1.x, 0 for SD 2.x / Turbo. */
+  padTokenId?: number;
+  /** VAE latent scale: 0.18215 for SD 1.x/2.x. */
+  vaeScale?: number;
+  /** Scheduler config keys the family needs (e.g. Turbo: `timestep_spacing: 'trailing'`). */
+  schedulerConfig?: Record<string, unknown>;
+}
+
+const finite = (name: string) =>
+  z.number({ error: `${name} must be a number` }).refine(Number.isFinite, { message: `${name} must be a finite number` });
+const positiveInt = (name: string) =>
+  z.number({ error: `${name} must be a number` }).int(`${name} must be a whole number`).min(1, `${name} must be at least 1`);
+const multipleOf8 = (name: string) =>
+  positiveInt(name).refine((v) => v % 8 === 0, { message: `${name} must be a multiple of 8` });
+
+export const TextToImageParams = z.object({
+  prompt: z.string({ error: 'prompt must be text' }),
+  negative_prompt: z.string().default(''),
+  steps: positiveInt('steps').max(1000, 'steps must be at most 1000').default(20),
+  guidance_scale: finite('guidance_scale').min(0, 'guidance_scale must be ≥ 0').default(7.5),
+  scheduler: z.enum(SCHEDULER_NAMES, { error: `scheduler must be one of ${SCHEDULER_NAMES.join(', ')}` }).default('euler'),
+  karras: z.boolean().default(false),
+  width: multipleOf8('width').default(512),
+  height: multipleOf8('height').default(512),
+  seed: z.number().int('seed must be a whole number').min(0, 'seed must be ≥ 0').max(Number.MAX_SAFE_INTEGER).default(0),
+  batch_size: positiveInt('batch_size').max(16, 'batch_size must be at most 16').default(1),
+  emphasis: z.enum(['original', 'no-norm', 'ignore', 'none']).default('original'),
+});
+export type TextToImageParams = z.input<typeof TextToImageParams> & { latents?: Tensor };
+
+export const ImageToImageParams = TextToImageParams.extend({
+  strength: finite('strength').min(0, 'strength must be between 0 and 1').max(1, 'strength must be between 0 and 1').default(0.75),
+});
+export type ImageToImageParams = z.input<typeof ImageToImageParams> & { image: RgbaImage; latents?: Tensor };
+export type InpaintParams = Omit<ImageToImageParams, 'strength'> & { mask: RgbaImage; strength?: number };
+
+export interface RunOptions {
+  /** `preview` comes every `previewEvery` steps and at the last step. */
+  onProgress?: (step: number, total: number, preview?: RgbaImage) => void;
+  signal?: AbortSignal;
+  previewEvery?: number;
+}
+
+/** The decoded images `[b, 3, H, W]` in [0, 1], with what was decided along the way. */
+export interface DiffusionResult extends Tensor {
+  info: {
+    seed: number;
+    rng: string;
+    scheduler: string;
+    timesteps: number[];
+    promptChunks: number;
+    /** True when the prompt had to be cut to the UNet's fixed 77 tokens. */
+    promptTruncated: boolean;
+    droppedTokens: number;
+    guidance: boolean;
+  };
+}
+
+type Mode = { kind: 'txt2img' } | { kind: 'img2img'; image: RgbaImage; strength: number } | { kind: 'inpaint'; image: RgbaImage; mask: RgbaImage; strength: number };
+
+export async function textToImage(models: DiffusionModels, params: TextToImageParams, options: RunOptions = {}): Promise<DiffusionResult> {
+  return run(models, params, { kind: 'txt2img' }, options);
+}
+
+export async function imageToImage(models: DiffusionModels, params: ImageToImageParams, options: RunOptions = {}): Promise<DiffusionResult> {
+  const strength = parse(ImageToImageParams.pick({ strength: true }), params).strength;
+  return run(models, params, { kind: 'img2img', image: params.image, strength }, options);
+}
+
+export async function inpaint(models: DiffusionModels, params: InpaintParams, options: RunOptions = {}): Promise<DiffusionResult> {
+  const strength = parse(ImageToImageParams.pick({ strength: true }), { strength: params.strength ?? 1 }).strength;
+  return run(models, params, { kind: 'inpaint', image: params.image, mask: params.mask, strength }, options);
+}
+
+function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new Error(formatZodError(result.error));
+  return result.data;
+}
+
+async function run(models: DiffusionModels, raw: TextToImageParams, mode: Mode, options: RunOptions): Promise<DiffusionResult> {
+  // 1. Check everything before any model runs.
+  const p = parse(TextToImageParams, raw);
+  if (p.prompt.trim() === '') throw new Error('prompt is empty: describe the image to make');
+  const { unet } = models;
+  const h = p.height / 8;
+  const w = p.width / 8;
+  if (unet.latentSize && (unet.latentSize[0] !== h || unet.latentSize[1] !== w)) {
+    throw new Error(
+      `this model only makes ${unet.latentSize[1] * 8}×${unet.latentSize[0] * 8} images (its UNet has a fixed size); got width ${p.width}, height ${p.height}`,
+    );
+  }
+  const inpainting9 = unet.inChannels === 9;
+  if (inpainting9 && mode.kind !== 'inpaint') throw new Error('this is an inpainting model (9-channel UNet): it needs an image and a mask');
+  if (mode.kind !== 'txt2img') {
+    if (!models.vaeEncoder) throw new Error('this model has no VAE encoder, so it cannot start from an image');
+    if (mode.image.width !== p.width || mode.image.height !== p.height) {
+      throw new Error(`the input image is ${mode.image.width}×${mode.image.height}; width and height say ${p.width}×${p.height}`);
+    }
+  }
+  if (mode.kind === 'inpaint' && (mode.mask.width !== p.width || mode.mask.height !== p.height)) {
+    throw new Error(`the mask is ${mode.mask.width}×${mode.mask.height}; the image is ${p.width}×${p.height}`);
+  }
+  const latentDims = [p.batch_size, 4, h, w];
+  if (raw.latents) {
+    if (raw.latents.dims.length !== 4 || raw.latents.dims.some((d, i) => d !== latentDims[i])) {
+      throw new Error(`latents must be [${latentDims.join(', ')}] for this size and batch, got [${raw.latents.dims.join(', ')}]`);
+    }
+    assertFinite(raw.latents, 'latents');
+  }
+  const scheduler = createScheduler(p.scheduler, {
+    ...SD_SCHEDULER_CONFIG,
+    ...(models.family?.schedulerConfig ?? {}),
+    ...(models.schedulerConfig ?? {}),
+    ...(p.karras ? { use_karras_sigmas: true } : {}),
+  });
+  let timesteps: number[];
+  if (mode.kind === 'txt2img' || (mode.kind === 'inpaint' && mode.strength >= 1)) {
+    scheduler.setTimesteps(p.steps);
+    timesteps = [...scheduler.timesteps];
+  } else {
+    timesteps = img2imgTimesteps(scheduler, p.steps, mode.strength);
+  }
+  const vaeScale = models.family?.vaeScale ?? SD_VAE_SCALE;
+  const rng = createRng(p.seed);
+  const guidance = p.guidance_scale > 1;
+
+  // 2. Prompt → conditioning; a UNet with a fixed 77-token sequence takes one chunk.
+  const maxChunks = unet.sequenceLength === 77 ? 1 : undefined;
+  const cond = await buildConditioningPair(p.prompt, p.negative_prompt, {
+    tokenizer: models.tokenizer,
+    textEncoder: models.textEncoder,
+    emphasis: p.emphasis,
+    padTokenId: models.family?.padTokenId,
+    maxChunks,
+  });
+  const embeddings = guidance
+    ? concatBatch([repeatBatch(cond.negative.embeddings, p.batch_size), repeatBatch(cond.positive.embeddings, p.batch_size)])
+    : repeatBatch(cond.positive.embeddings, p.batch_size);
+
+  // 3–4. Initial latents (noise first, then image latents: the order fixes what a seed gives).
+  const noise = raw.latents ?? rng.normalTensor(latentDims);
+  let latents: Tensor;
+  let imageLatents: Tensor | null = null;
+  let mask: Tensor | null = null;
+  let maskedLatents: Tensor | null = null;
+  if (mode.kind !== 'txt2img') {
+    const imageTensor = imageToTensor(mode.image);
+    imageLatents = repeatBatch(scale(await models.vaeEncoder!.run(imageTensor), vaeScale), p.batch_size);
+    if (mode.kind === 'inpaint') {
+      mask = maskToTensor(mode.mask, w, h);
+      if (inpainting9) {
+        const pixelMask = maskToTensor(mode.mask, p.width, p.height);
+        maskedLatents = repeatBatch(scale(await models.vaeEncoder!.run(maskedImage(imageTensor, pixelMask)), vaeScale), p.batch_size);
+      }
+    }
+  }
+  const fullStrength = mode.kind === 'txt2img' || (mode.kind === 'inpaint' && mode.strength >= 1);
+  latents = fullStrength ? scale(noise, scheduler.initNoiseSigma) : scheduler.addNoise(imageLatents!, noise, timesteps[0]);
+
+  // 5. Denoise.
+  const total = timesteps.length;
+  const previewEvery = Math.max(1, options.previewEvery ?? 5);
+  for (let i = 0; i < total; i++) {
+    await checkpoint(options.signal);
+    const t = timesteps[i];
+    const modelInput = guidance ? concatBatch([latents, latents]) : latents;
+    let unetInput = scheduler.scaleModelInput(modelInput, t);
+    if (inpainting9) {
+      const copies = guidance ? 2 : 1;
+      unetInput = concatChannels([
+        unetInput,
+        repeatBatch(mask!, p.batch_size * copies),
+        guidance ? concatBatch([maskedLatents!, maskedLatents!]) : maskedLatents!,
+      ]);
+    }
+    const prediction = await runUnet(unet, unetInput, t, embeddings);
+    assertUnetOutput(prediction, t);
+    const noisePred = guidance ? applyGuidance(prediction, p.guidance_scale) : prediction;
+    latents = scheduler.step(noisePred, t, latents, rng as NoiseSource).prevSample;
+    if (mode.kind === 'inpaint' && !inpainting9) {
+      // Keep the unmasked region on the original image, noised to the next step's level.
+      const known = i < total - 1 ? scheduler.addNoise(imageLatents!, noise, timesteps[i + 1]) : imageLatents!;
+      latents = blend(known, latents, mask!);
+    }
+    const last = i === total - 1;
+    options.onProgress?.(i + 1, total, (i + 1) % previewEvery === 0 || last ? latentPreview(latents) : undefined);
+  }
+
+  // 6. Decode, one image at a time (many exports fix the VAE batch at 1).
+  await checkpoint(options.signal);
+  const decoded: Tensor[] = [];
+  for (let b = 0; b < p.batch_size; b++) {
+    const out = await models.vaeDecoder.run(scale(sliceBatch(latents, b, b + 1), 1 / vaeScale));
+    decoded.push(denormalize(out));
+  }
+  const images = concatBatch(decoded);
+  return {
+    ...images,
+    info: {
+      seed: p.seed,
+      rng: RNG_ALGORITHM,
+      scheduler: describeScheduler(scheduler),
+      timesteps,
+      promptChunks: cond.positive.chunks,
+      promptTruncated: cond.positive.truncated || cond.negative.truncated,
+      droppedTokens: cond.positive.droppedTokens + cond.negative.droppedTokens,
+      guidance,
+    },
+  };
+}
+
+/** Runs the UNet on the whole batch if it accepts it, else in pieces it does accept. */
+async function runUnet(unet: UNetPort, sample: Tensor, t: number, embeddings: Tensor): Promise<Tensor> {
+  const batch = sample.dims[0];
+  const step = unet.maxBatch ?? batch;
+  if (step >= batch && (unet.maxBatch === null || unet.maxBatch === batch)) return unet.run(sample, t, embeddings);
+  const parts: Tensor[] = [];
+  for (let i = 0; i < batch; i += step) {
+    const end = Math.min(batch, i + step);
+    if (end - i !== step && unet.maxBatch !== null) {
+      throw new Error(`the UNet takes batches of exactly ${unet.maxBatch}; cannot run ${end - i}`);
+    }
+    parts.push(await unet.run(sliceBatch(sample, i, end), t, sliceBatch(embeddings, i, end)));
+  }
+  return concatBatch(parts);
+}
+
+function assertUnetOutput(prediction: Tensor, t: number): void {
+  for (let i = 0; i < prediction.data.length; i++) {
+    if (!Number.isFinite(prediction.data[i])) {
+      throw new Error(
+        `the UNet produced ${Number.isNaN(prediction.data[i]) ? 'NaN' : 'infinite'} values at timestep ${t}: ` +
+          'the model may overflow in float16 on this backend; try a float32 model or the WASM backend',
+      );
+    }
+  }
+}
+
+/** Classifier-free guidance: `uncond + g·(cond − uncond)`; the batch is [uncond…, cond…]. */
+export function applyGuidance(prediction: Tensor, g: number): Tensor {
+  const half = prediction.dims[0] / 2;
+  const size = prediction.data.length / 2;
+  const out = new Float32Array(size);
+  for (let i = 0; i < size; i++) {
+    const u = prediction.data[i];
+    out[i] = u + g * (prediction.data[size + i] - u);
+  }
+  return { data: out, dims: [half, ...prediction.dims.slice(1)] };
+}
+
+/** `(1 − mask)·known + mask·generated`, the mask broadcast over batch and channels. */
+function blend(known: Tensor, generated: Tensor, mask: Tensor): Tensor {
+  const plane = mask.data.length;
+  const out = new Float32Array(generated.data.length);
+  for (let i = 0; i < out.length; i++) {
+    const m = mask.data[i % plane];
+    out[i] = (1 - m) * known.data[i] + m * generated.data[i];
+  }
+  return { data: out, dims: generated.dims };
+}
+
+function describeScheduler(s: Scheduler): string {
+  const karras = s.config.use_karras_sigmas ? ' karras' : '';
+  return `${s.name}${karras}`;
+}
+
+export type { Conditioning };

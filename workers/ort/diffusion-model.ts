@@ -1,0 +1,79 @@
+/**
+ * Opens a Stable Diffusion model folder (diffusers/optimum layout or the onnxruntime-web SD-Turbo
+ * layout) as the pipeline's DiffusionModels: one session per component, ports that adapt dtypes,
+ * the folder's tokenizer and scheduler config when present, family defaults from the text
+ * encoder's width otherwise (768 → SD 1.x, pad 49407; 1024 → SD 2.x / Turbo, pad 0).
+ */
+import { ClipTokenizer } from '../../src/pipeline/diffusion/tokenizer/clip';
+import type { DiffusionModels, FamilyDefaults } from '../../src/pipeline/diffusion/text-to-image';
+import type { Backend } from '../../src/protocol/schemas';
+import { createTextEncoderPort, createUNetPort, createVaeDecoderPort, createVaeEncoderPort, ModelSignatureError } from './diffusion-ports';
+import type { Ort, OrtSession } from './types';
+
+/** Reads a file of the folder by its path inside it (`unet/model.onnx`); undefined if absent. */
+export type FolderReader = (path: string) => Promise<Uint8Array | undefined>;
+
+export interface LoadedDiffusionModel extends DiffusionModels {
+  sessions: OrtSession[];
+  hiddenSize: number;
+  release(): Promise<void>;
+}
+
+async function openSession(ort: Ort, read: FolderReader, dir: string, backend: Backend): Promise<OrtSession | undefined> {
+  const model = await read(`${dir}/model.onnx`);
+  if (!model) return undefined;
+  const externalData = await read(`${dir}/model.onnx_data`);
+  return ort.InferenceSession.create(model, {
+    executionProviders: [backend],
+    graphOptimizationLevel: 'all',
+    ...(externalData ? { externalData: [{ path: 'model.onnx_data', data: externalData }] } : {}),
+  });
+}
+
+function textOf(bytes: Uint8Array | undefined): string | undefined {
+  return bytes ? new TextDecoder().decode(bytes) : undefined;
+}
+
+export async function loadDiffusionModel(ort: Ort, read: FolderReader, backend: Backend): Promise<LoadedDiffusionModel> {
+  const sessions: OrtSession[] = [];
+  const open = async (dir: string, required: boolean) => {
+    const s = await openSession(ort, read, dir, backend);
+    if (!s && required) throw new ModelSignatureError(`the model folder has no ${dir}/model.onnx`);
+    if (s) sessions.push(s);
+    return s;
+  };
+  try {
+    const textEncoder = (await open('text_encoder', true))!;
+    const unet = (await open('unet', true))!;
+    const vaeDecoder = (await open('vae_decoder', true))!;
+    const vaeEncoder = await open('vae_encoder', false);
+
+    const hiddenMeta = textEncoder.outputMetadata.find((m) => m.name === 'last_hidden_state') ?? textEncoder.outputMetadata[0];
+    const hiddenSize = hiddenMeta?.isTensor && typeof hiddenMeta.shape[2] === 'number' ? hiddenMeta.shape[2] : 768;
+    const family: FamilyDefaults = hiddenSize === 1024 ? { padTokenId: 0 } : { padTokenId: 49407 };
+
+    const vocab = textOf(await read('tokenizer/vocab.json'));
+    const merges = textOf(await read('tokenizer/merges.txt'));
+    const tokenizer = vocab && merges ? ClipTokenizer.fromFiles(vocab, merges) : await ClipTokenizer.default();
+    const schedulerText = textOf(await read('scheduler/scheduler_config.json'));
+    const schedulerConfig = schedulerText ? (JSON.parse(schedulerText) as Record<string, unknown>) : undefined;
+
+    return {
+      textEncoder: createTextEncoderPort(ort, textEncoder, hiddenSize),
+      unet: createUNetPort(ort, unet),
+      vaeDecoder: createVaeDecoderPort(ort, vaeDecoder),
+      vaeEncoder: vaeEncoder ? createVaeEncoderPort(ort, vaeEncoder) : undefined,
+      tokenizer,
+      schedulerConfig,
+      family,
+      sessions,
+      hiddenSize,
+      release: async () => {
+        await Promise.all(sessions.map((s) => s.release()));
+      },
+    };
+  } catch (err) {
+    await Promise.all(sessions.map((s) => s.release()));
+    throw err;
+  }
+}
