@@ -160,6 +160,9 @@ async function run(models: DiffusionModels, raw: TextToImageParams, mode: Mode, 
     }
     assertFinite(raw.latents, 'latents');
   }
+  if (p.karras && p.scheduler !== 'euler' && p.scheduler !== 'dpmpp_2m') {
+    throw new Error(`karras applies to the euler and dpmpp_2m schedulers, not ${p.scheduler}`);
+  }
   const scheduler = createScheduler(p.scheduler, {
     ...SD_SCHEDULER_CONFIG,
     ...(models.family?.schedulerConfig ?? {}),

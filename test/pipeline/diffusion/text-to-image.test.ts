@@ -228,6 +228,7 @@ describe('other exports', () => {
 describe('bad input is refused before any model runs', () => {
   const cases: Array<[string, Record<string, unknown>, RegExp]> = [
     ['an unknown scheduler', { scheduler: 'heun' }, /scheduler must be one of euler, euler_a, ddim, dpmpp_2m, lcm/],
+    ['karras with ddim', { scheduler: 'ddim', karras: true }, /karras applies to the euler and dpmpp_2m schedulers/],
     ['steps < 1', { steps: 0 }, /steps: steps must be at least 1/],
     ['width not a multiple of 8', { width: 65 }, /width: width must be a multiple of 8/],
     ['height not a multiple of 8', { height: 100 }, /height: height must be a multiple of 8/],
