@@ -51,6 +51,10 @@ export async function loadDiffusionModel(ort: Ort, read: FolderReader, backend: 
     const hiddenMeta = textEncoder.outputMetadata.find((m) => m.name === 'last_hidden_state') ?? textEncoder.outputMetadata[0];
     const hiddenSize = hiddenMeta?.isTensor && typeof hiddenMeta.shape[2] === 'number' ? hiddenMeta.shape[2] : 768;
     const family: FamilyDefaults = hiddenSize === 1024 ? { padTokenId: 0 } : { padTokenId: 49407 };
+    // diffusers writes the VAE's latent scale into its config (SDXL: 0.13025).
+    const vaeConfigText = textOf((await read('vae_decoder/config.json')) ?? (await read('vae/config.json')));
+    const scalingFactor = vaeConfigText ? (JSON.parse(vaeConfigText) as { scaling_factor?: unknown }).scaling_factor : undefined;
+    if (typeof scalingFactor === 'number' && Number.isFinite(scalingFactor) && scalingFactor > 0) family.vaeScale = scalingFactor;
 
     const vocab = textOf(await read('tokenizer/vocab.json'));
     const merges = textOf(await read('tokenizer/merges.txt'));

@@ -211,6 +211,24 @@ describe('other exports', () => {
     }
   });
 
+  it("reads the VAE's latent scale from vae_decoder/config.json", async () => {
+    const { presetFiles } = await import('../../fixtures/tiny-diffusion/factory');
+    const { loadDiffusionModel } = await import('../../../workers/ort/diffusion-model');
+    const { nodeOrt } = await import('../../helpers/node-ort');
+    const files = presetFiles('sd15-fp32-dynamic');
+    files.set('vae_decoder/config.json', new TextEncoder().encode(JSON.stringify({ scaling_factor: 0.13025 })));
+    const model = await loadDiffusionModel(nodeOrt(), async (p) => files.get(p), 'wasm');
+    try {
+      expect(model.family?.vaeScale).toBe(0.13025);
+      expect(sd15.family?.vaeScale).toBeUndefined();
+      const a = await textToImage(model, { ...base, steps: 2 });
+      const b = await textToImage(sd15, { ...base, steps: 2 });
+      expect(maxDiff(a.data, b.data)).toBeGreaterThan(1e-4);
+    } finally {
+      await model.release();
+    }
+  });
+
   it('SD-Turbo layout: 1 step, no guidance, hidden 1024 (pad 0)', async () => {
     const model = await loadTinyModel('sd-turbo');
     try {
