@@ -1,0 +1,96 @@
+/**
+ * The model registry's records (the seed's ModelInfo, made real for the browser): what the worker
+ * stores, lists and shows. Shared by storage (validation of IndexedDB rows) and the UI.
+ */
+import { z } from 'zod';
+
+export const MODEL_TYPES = ['checkpoint', 'lora', 'embedding', 'upscaler', 'detector'] as const;
+export const ModelType = z.enum(MODEL_TYPES);
+export type ModelType = z.infer<typeof ModelType>;
+
+/** What a file is inside a model, decided from its content (ONNX signature, safetensors keys). */
+export const ComponentRole = z.enum([
+  'text_encoder',
+  'unet',
+  'vae_decoder',
+  'vae_encoder',
+  'upscaler',
+  'detector',
+  'external_data',
+  'tokenizer',
+  'scheduler_config',
+  'config',
+  'lora_weights',
+  'embedding_weights',
+]);
+export type ComponentRole = z.infer<typeof ComponentRole>;
+
+export const TensorSignature = z.object({
+  name: z.string(),
+  /** ONNX element type name: float32, float16, int64, int32, … */
+  type: z.string(),
+  /** Fixed sizes as numbers, symbolic ones as their names. */
+  shape: z.array(z.union([z.number(), z.string()])),
+});
+export type TensorSignature = z.infer<typeof TensorSignature>;
+
+export const ModelComponent = z.object({
+  /** Path inside the model (`unet/model.onnx`), as picked from the user's folder. */
+  path: z.string(),
+  role: ComponentRole,
+  bytes: z.number().int().nonnegative(),
+  /** Hex SHA-256 of the file, computed while it streamed in. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** Weight dtype: float16, float32, mixed, or the safetensors dtype. */
+  dtype: z.string().optional(),
+  inputs: z.array(TensorSignature).optional(),
+  outputs: z.array(TensorSignature).optional(),
+  /** ONNX: external data files this component references (paths relative to the model). */
+  external_data: z.array(z.string()).optional(),
+  /** Id of the stored file (its chunks), set once stored. */
+  file_id: z.string(),
+});
+export type ModelComponent = z.infer<typeof ModelComponent>;
+
+export const FAMILIES = ['sd1', 'sd2', 'sd-turbo', 'lcm'] as const;
+export const FamilySettings = z.object({
+  family: z.enum(FAMILIES),
+  prediction_type: z.enum(['epsilon', 'v_prediction']),
+  default_steps: z.number().int().min(1).max(150),
+  default_cfg: z.number().min(0).max(30),
+  default_scheduler: z.enum(['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'lcm']),
+  /** 49407 (SD 1.x) or 0 (SD 2.x / Turbo). */
+  pad_token_id: z.number().int().nonnegative(),
+  timestep_spacing: z.enum(['linspace', 'leading', 'trailing']).optional(),
+  /** Where each value came from, for the UI ("from scheduler_config.json", "from the name", …). */
+  sources: z.record(z.string(), z.string()).default({}),
+});
+export type FamilySettings = z.infer<typeof FamilySettings>;
+
+export const ModelStatus = z.enum(['importing', 'verified', 'error']);
+export type ModelStatus = z.infer<typeof ModelStatus>;
+
+export const ModelInfo = z.object({
+  /** Unique, user-visible identifier (renamable). */
+  name: z.string().min(1),
+  model_type: ModelType,
+  /** The path of the model in the user's folder (its file or folder), as picked. */
+  file_path: z.string(),
+  file_size_bytes: z.number().int().nonnegative().nullable(),
+  /** ISO 8601 time of import. */
+  discovered_at: z.string(),
+  description: z.string().nullable().default(null),
+  tags: z.array(z.string()).default([]),
+  metadata: z.record(z.string(), z.unknown()).default({}),
+  status: ModelStatus,
+  /** Why it is in error, or what the probe said. */
+  status_message: z.string().nullable().default(null),
+  components: z.array(ModelComponent),
+  family: FamilySettings.optional(),
+  /** Upscalers: from static shapes or the probe. */
+  upscaler: z.object({ scale: z.number().int().positive(), value_range: z.tuple([z.number(), z.number()]) }).optional(),
+  /** Bundled models ship with the app and cannot be renamed or removed. */
+  read_only: z.boolean().default(false),
+});
+export type ModelInfo = z.infer<typeof ModelInfo>;
+export type ModelInfoInput = z.input<typeof ModelInfo>;
