@@ -1,5 +1,15 @@
 import type { JobEvent } from './events';
 import type {
+  ImportOutcome,
+  ImportProgress,
+  ImportSelection,
+  ModelInfo,
+  ModelPatchInput,
+  ModelType,
+  ScanReport,
+  StorageSummary,
+} from './models';
+import type {
   ArtifactSummary,
   BackendPreference,
   Capabilities,
@@ -27,6 +37,30 @@ export interface StudioApi {
   enhance(request: JobRequest, onProgress?: (event: JobEvent) => void): Promise<JobResult>;
 
   upscalers(): Promise<UpscalerModelInfo[]>;
+
+  /** The model registry (the seed's ModelRegistry, for files the user picks or drops). */
+  models: {
+    /**
+     * Looks at picked files (with their paths relative to what was picked) and proposes models;
+     * reads headers only. The files stay in the worker under `scan_id` for `import`.
+     */
+    scan(files: Array<{ path: string; file: File }>): Promise<ScanReport>;
+    /** Imports chosen models of a scan: streams them into storage, then verifies each in the runtime. */
+    import(scanId: string, selections: ImportSelection[], onProgress?: (p: ImportProgress) => void): Promise<ImportOutcome[]>;
+    /** Stops an import; what it stored so far is deleted. */
+    cancelImport(importId: string): Promise<boolean>;
+    list(type?: ModelType): Promise<ModelInfo[]>;
+    get(name: string): Promise<ModelInfo | undefined>;
+    /** The model's path in the user's folder, or null. */
+    path(name: string): Promise<string | null>;
+    count(type?: ModelType): Promise<number>;
+    exists(name: string): Promise<boolean>;
+    remove(name: string): Promise<boolean>;
+    clear(): Promise<number>;
+    rename(from: string, to: string): Promise<ModelInfo>;
+    update(name: string, patch: ModelPatchInput): Promise<ModelInfo>;
+    storage(): Promise<StorageSummary>;
+  };
 
   artifacts: {
     list(options?: { job_id?: string; limit?: number }): Promise<ArtifactSummary[]>;

@@ -94,3 +94,67 @@ export const ModelInfo = z.object({
 });
 export type ModelInfo = z.infer<typeof ModelInfo>;
 export type ModelInfoInput = z.input<typeof ModelInfo>;
+
+/** A model found by a scan, before it is imported: what it looks like and whether it can be. */
+export interface ScannedModel {
+  /** Index in the scan, used to pick it for import. */
+  index: number;
+  /** Proposed registry name (unique among the scan and the registry). */
+  name: string;
+  /** Proposed type from the files' content; null when nothing fits. */
+  model_type: ModelType | null;
+  /** Path in the user's folder. */
+  file_path: string;
+  file_size_bytes: number;
+  /** What was found, e.g. "Stable Diffusion 1.x ONNX folder (float16)", "LoRA rank 16 (kohya)". */
+  summary: string;
+  components: Array<{ path: string; role: ComponentRole; bytes: number; dtype?: string }>;
+  family?: FamilySettings;
+  /** Why it cannot be imported as it is (refused), with what to do. */
+  problem: string | null;
+}
+
+export interface ScanReport {
+  scan_id: string;
+  models: ScannedModel[];
+  /** Pickles and other refused files, with the reason. */
+  refused: Array<{ path: string; bytes: number; reason: string }>;
+  ignored: number;
+}
+
+/** One model to import from a scan, with the user's choices. */
+export interface ImportSelection {
+  index: number;
+  name?: string;
+  model_type?: ModelType;
+  description?: string;
+  tags?: string[];
+  family?: FamilySettings;
+}
+
+export interface ImportProgress {
+  import_id: string;
+  model: string;
+  phase: 'storing' | 'verifying' | 'done' | 'failed' | 'cancelled';
+  file?: string;
+  file_bytes_done?: number;
+  file_bytes?: number;
+  bytes_done: number;
+  bytes_total: number;
+  message?: string;
+}
+
+export interface ImportOutcome {
+  name: string;
+  ok: boolean;
+  model?: ModelInfo;
+  error?: string;
+}
+
+export interface StorageSummary {
+  usage: number | null;
+  quota: number | null;
+  persisted: boolean | null;
+}
+
+export type ModelPatchInput = Partial<Pick<ModelInfo, 'description' | 'tags' | 'family' | 'metadata'>>;
