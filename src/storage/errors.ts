@@ -1,13 +1,43 @@
 /** Storage errors the UI can show as they are, and the write wrapper that produces them. */
 
+export interface StorageFullDetails {
+  cause?: unknown;
+  /** Replaces the generic message, e.g. with the sizes involved (see ModelRepository.writeFile). */
+  message?: string;
+  /** Size of what was being saved, in bytes. */
+  neededBytes?: number;
+  /** From navigator.storage.estimate(), when the browser gave it. */
+  usage?: number | null;
+  quota?: number | null;
+}
+
 export class StorageFullError extends Error {
   override readonly name = 'StorageFullError';
-  constructor(options?: { cause?: unknown }) {
+  readonly neededBytes: number | null;
+  readonly usage: number | null;
+  readonly quota: number | null;
+  constructor(options: StorageFullDetails = {}) {
     super(
-      "the browser's storage for this app is full, so nothing was saved. " +
-        'Free space by deleting images from the gallery or models you no longer use, then try again.',
-      options,
+      options.message ??
+        "the browser's storage for this app is full, so nothing was saved. " +
+          'Free space by deleting images from the gallery or models you no longer use, then try again.',
+      { cause: options.cause },
     );
+    this.neededBytes = options.neededBytes ?? null;
+    this.usage = options.usage ?? null;
+    this.quota = options.quota ?? null;
+  }
+}
+
+/**
+ * The user cancelled an import. Named 'AbortError' like the DOMException an aborted fetch or
+ * stream throws, so generic `error.name === 'AbortError'` checks treat it as a cancellation
+ * rather than a failure; `instanceof ImportCancelledError` tells it apart where that matters.
+ */
+export class ImportCancelledError extends Error {
+  override readonly name = 'AbortError';
+  constructor(options?: { cause?: unknown }) {
+    super('the import was cancelled; nothing of the file being written was kept', options);
   }
 }
 
@@ -20,13 +50,15 @@ export class CorruptRecordError extends Error {
 }
 
 /**
- * QuotaExceededError is the standard DOMException name; older Firefox used its own name.
- * A quota failure can arrive from a request or, more often, as the reason the whole
- * transaction aborted at commit time (then it is the transaction's `error`).
+ * QuotaExceededError is the standard DOMException name; older Firefox used its own name, and
+ * Chromium sometimes reports a full disk while writing a large blob as an UnknownError whose
+ * message speaks of quota or space. A quota failure can arrive from a request or, more often,
+ * as the reason the whole transaction aborted at commit time (then it is the transaction's `error`).
  */
 export function isQuotaExceeded(error: unknown): boolean {
-  const name = (error as { name?: unknown } | null)?.name;
-  return name === 'QuotaExceededError' || name === 'NS_ERROR_DOM_QUOTA_REACHED';
+  const { name, message } = (error ?? {}) as { name?: unknown; message?: unknown };
+  if (name === 'QuotaExceededError' || name === 'NS_ERROR_DOM_QUOTA_REACHED') return true;
+  return name === 'UnknownError' && typeof message === 'string' && /quota|space/i.test(message);
 }
 
 /** The part of an idb transaction the wrapper needs (kept structural so this file has no idb import). */

@@ -57,11 +57,36 @@ export const JobRecordSchema = z.object({
 });
 export type JobRecord = z.infer<typeof JobRecordSchema>;
 
+/**
+ * One piece of a stored model file. The model's row in `models` (ModelInfo, validated with the
+ * protocol's schema) is what makes the file usable; chunks alone are never shown to the user.
+ */
+export const ModelChunkRecordSchema = z.object({
+  /** Identifies one stored file; a ModelComponent's `file_id`. */
+  file_id: z.string().min(1),
+  /** 0, 1, 2, … without gaps; the file is the chunks concatenated in this order. */
+  index: z.number().int().nonnegative(),
+  /** The import that wrote it, so an abandoned import's chunks can be found and deleted. */
+  import_id: z.string().min(1),
+  /** size of `blob`, kept so it can be checked against the blob read back */
+  bytes: z.number().int().nonnegative(),
+  blob: z.instanceof(Blob),
+  created_at: timestamp,
+});
+export type ModelChunkRecord = z.infer<typeof ModelChunkRecordSchema>;
+
 function describeIssues(error: z.ZodError): string {
   return error.issues.map((issue) => `${issue.path.join('.') || 'record'}: ${issue.message}`).join('; ');
 }
 
-const rowId = (row: unknown) => String((row as { id?: unknown } | null)?.id ?? '?');
+/** How a damaged row is named in messages: its id, a model's name, or a chunk's file and index. */
+function rowId(row: unknown): string {
+  const r = (row ?? {}) as { id?: unknown; name?: unknown; file_id?: unknown; index?: unknown };
+  if (r.id !== undefined) return String(r.id);
+  if (r.name !== undefined) return String(r.name);
+  if (r.file_id !== undefined) return `${String(r.file_id)}#${String(r.index)}`;
+  return '?';
+}
 
 /** For listings: the parsed row, or undefined with a warning, so one bad row does not hide the rest. */
 export function parseListedRow<S extends z.ZodType>(schema: S, store: string, row: unknown): z.output<S> | undefined {

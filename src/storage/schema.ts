@@ -3,10 +3,12 @@
  * This directory is the only place that imports idb.
  */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
-import type { ArtifactBlobRecord, ArtifactRecord, JobRecord } from './records';
+import type { ModelInfo } from '../protocol/models';
+import type { ArtifactBlobRecord, ArtifactRecord, JobRecord, ModelChunkRecord } from './records';
 
 export const DB_NAME = 'media-lab';
-export const DB_VERSION = 1;
+/** 1: artifacts, artifact_blobs, jobs. 2: models, model_chunks. */
+export const DB_VERSION = 2;
 
 export interface StudioDbSchema extends DBSchema {
   artifacts: {
@@ -23,10 +25,24 @@ export interface StudioDbSchema extends DBSchema {
     value: JobRecord;
     indexes: { by_created: number };
   };
+  /** The model registry: one small row per usable model, keyed by its user-visible name. */
+  models: {
+    key: string;
+    value: ModelInfo;
+  };
+  /**
+   * Model files, split into Blob chunks of at most 64 MiB. A file is only reachable through a
+   * `models` row naming its file_id; chunks no row names are leftovers of an unfinished import.
+   */
+  model_chunks: {
+    key: [string, number];
+    value: ModelChunkRecord;
+    indexes: { by_import: string; by_file: string };
+  };
 }
 
 export type StudioDb = IDBPDatabase<StudioDbSchema>;
-export type StudioStoreName = 'artifacts' | 'artifact_blobs' | 'jobs';
+export type StudioStoreName = 'artifacts' | 'artifact_blobs' | 'jobs' | 'models' | 'model_chunks';
 
 export interface OpenStudioDbOptions {
   /** Database name; tests pass a fresh one each. */
@@ -55,6 +71,16 @@ export function openStudioDb(options: OpenStudioDbOptions = {}): Promise<StudioD
         db.createObjectStore('artifact_blobs', { keyPath: 'id' });
         const jobs = db.createObjectStore('jobs', { keyPath: 'id' });
         jobs.createIndex('by_created', 'created_at');
+      }
+      if (oldVersion < 2) {
+        db.createObjectStore('models', { keyPath: 'name' });
+        // The compound key keeps a file's chunks together and in order, so a key range
+        // [file_id, 0]..[file_id, ∞] reads or deletes one whole file.
+        const chunks = db.createObjectStore('model_chunks', { keyPath: ['file_id', 'index'] });
+        // by_import finds what an unfinished import left behind; by_file lists a file's chunk
+        // keys. Both are read with key cursors / getAllKeys, so no chunk blob is loaded.
+        chunks.createIndex('by_import', 'import_id');
+        chunks.createIndex('by_file', 'file_id');
       }
     },
     blocked(currentVersion, blockedVersion) {

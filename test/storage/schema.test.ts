@@ -2,6 +2,8 @@
 // (vite-plugin-solid defaults vitest to jsdom; storage runs in the worker, tested on fake-indexeddb.)
 import 'fake-indexeddb/auto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ArtifactRepository } from '../../src/storage/artifacts';
+import { JobRepository } from '../../src/storage/jobs';
 import { DB_NAME, DB_VERSION, openStudioDb, type StudioDb } from '../../src/storage/schema';
 
 const freshName = () => `schema-test-${crypto.randomUUID()}`;
@@ -29,19 +31,19 @@ afterEach(() => {
 });
 
 describe('openStudioDb', () => {
-  it('uses the app database name and version 1 by default', async () => {
+  it('uses the app database name and version 2 by default', async () => {
     expect(DB_NAME).toBe('media-lab');
-    expect(DB_VERSION).toBe(1);
+    expect(DB_VERSION).toBe(2);
     const db = await open({});
     expect(db.name).toBe('media-lab');
-    expect(db.version).toBe(1);
+    expect(db.version).toBe(2);
   });
 
   it('creates every store and index on a fresh database', async () => {
     const db = await open({ name: freshName() });
-    expect([...db.objectStoreNames].sort()).toEqual(['artifact_blobs', 'artifacts', 'jobs']);
+    expect([...db.objectStoreNames].sort()).toEqual(['artifact_blobs', 'artifacts', 'jobs', 'model_chunks', 'models']);
 
-    const tx = db.transaction(['artifacts', 'artifact_blobs', 'jobs'], 'readonly');
+    const tx = db.transaction(['artifacts', 'artifact_blobs', 'jobs', 'models', 'model_chunks'], 'readonly');
     const artifacts = tx.objectStore('artifacts');
     expect(artifacts.keyPath).toBe('id');
     expect([...artifacts.indexNames].sort()).toEqual(['by_created', 'by_job']);
@@ -56,10 +58,20 @@ describe('openStudioDb', () => {
     expect(jobs.keyPath).toBe('id');
     expect([...jobs.indexNames]).toEqual(['by_created']);
     expect(jobs.index('by_created').keyPath).toBe('created_at');
+
+    const models = tx.objectStore('models');
+    expect(models.keyPath).toBe('name');
+    expect([...models.indexNames]).toEqual([]);
+
+    const chunks = tx.objectStore('model_chunks');
+    expect(chunks.keyPath).toEqual(['file_id', 'index']);
+    expect([...chunks.indexNames].sort()).toEqual(['by_file', 'by_import']);
+    expect(chunks.index('by_import').keyPath).toBe('import_id');
+    expect(chunks.index('by_file').keyPath).toBe('file_id');
     await tx.done;
   });
 
-  it('re-opening an existing v1 database runs no upgrade step and keeps the data', async () => {
+  it('re-opening an existing current-version database runs no upgrade step and keeps the data', async () => {
     const name = freshName();
     const first = await openStudioDb({ name });
     await first.put('artifact_blobs', { id: 'a', blob: new Blob(['x']) });
@@ -70,8 +82,70 @@ describe('openStudioDb', () => {
     const db = await open({ name });
     expect(createStore).not.toHaveBeenCalled();
     expect(createIndex).not.toHaveBeenCalled();
-    expect(db.version).toBe(1);
+    expect(db.version).toBe(DB_VERSION);
     expect(await db.count('artifact_blobs')).toBe(1);
+  });
+
+  it('upgrades a version 1 database: its rows stay and the model stores are added', async () => {
+    // Build a real v1 database with the raw API, exactly as step 1 of the ladder shipped
+    // (frozen here on purpose: the test must not follow later edits of schema.ts).
+    const name = freshName();
+    const v1 = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(name, 1);
+      request.onupgradeneeded = () => {
+        const db = request.result;
+        const artifacts = db.createObjectStore('artifacts', { keyPath: 'id' });
+        artifacts.createIndex('by_job', 'job_id');
+        artifacts.createIndex('by_created', 'created_at');
+        db.createObjectStore('artifact_blobs', { keyPath: 'id' });
+        const jobs = db.createObjectStore('jobs', { keyPath: 'id' });
+        jobs.createIndex('by_created', 'created_at');
+      };
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const artifact = {
+      id: 'art-1',
+      job_id: 'job-1',
+      stage: 'upscale',
+      name: 'job-1/generated_upscaled.png',
+      width: 8,
+      height: 8,
+      bytes: 3,
+      mime: 'image/png',
+      parameters: {},
+      metadata: {},
+      created_at: 1000,
+    };
+    const job = { id: 'job-1', request: { prompt: 'a cat' }, kind: 'enhance', status: 'succeeded', created_at: 900, artifacts: ['art-1'] };
+    await new Promise<void>((resolve, reject) => {
+      const tx = v1.transaction(['artifacts', 'artifact_blobs', 'jobs'], 'readwrite');
+      tx.objectStore('artifacts').put(artifact);
+      tx.objectStore('artifact_blobs').put({ id: 'art-1', blob: new Blob(['png']) });
+      tx.objectStore('jobs').put(job);
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error);
+    });
+    expect(v1.version).toBe(1);
+    v1.close();
+
+    const createStore = vi.spyOn(IDBDatabase.prototype, 'createObjectStore');
+    const db = await open({ name });
+    expect(db.version).toBe(2);
+    // Only step 2 ran: step 1's stores were not created again.
+    expect(createStore.mock.calls.map((call) => call[0])).toEqual(['models', 'model_chunks']);
+    expect([...db.objectStoreNames].sort()).toEqual(['artifact_blobs', 'artifacts', 'jobs', 'model_chunks', 'models']);
+
+    // The old rows are all there and still pass the repositories' validation.
+    expect(await new ArtifactRepository(Promise.resolve(db)).get('art-1')).toEqual(artifact);
+    const blob = await new ArtifactRepository(Promise.resolve(db)).getBlob('art-1');
+    expect(await blob!.text()).toBe('png');
+    expect(await new JobRepository(Promise.resolve(db)).get('job-1')).toEqual(job);
+    expect(await db.count('models')).toBe(0);
+    expect(await db.count('model_chunks')).toBe(0);
+    // and the new stores with their indexes work
+    await db.put('model_chunks', { file_id: 'f', index: 0, import_id: 'i', bytes: 1, blob: new Blob(['x']), created_at: 1 });
+    expect(await db.getAllKeysFromIndex('model_chunks', 'by_import', 'i')).toEqual([['f', 0]]);
   });
 
   it('closes itself when another tab asks for a newer version, so that upgrade can proceed', async () => {
@@ -80,10 +154,10 @@ describe('openStudioDb', () => {
     const db = await open({ name, onBlocking });
 
     const otherBlocked = vi.fn();
-    const newer = await rawOpen(name, 2, otherBlocked); // would hang if we kept the connection
-    expect(onBlocking).toHaveBeenCalledWith(1, 2);
+    const newer = await rawOpen(name, DB_VERSION + 1, otherBlocked); // would hang if we kept the connection
+    expect(onBlocking).toHaveBeenCalledWith(DB_VERSION, DB_VERSION + 1);
     expect(otherBlocked).not.toHaveBeenCalled();
-    expect(newer.version).toBe(2);
+    expect(newer.version).toBe(DB_VERSION + 1);
     // Our connection is closed: using it fails instead of silently talking to a stale schema.
     expect(() => db.transaction('jobs')).toThrow(expect.objectContaining({ name: 'InvalidStateError' }));
     newer.close();
@@ -91,7 +165,7 @@ describe('openStudioDb', () => {
 
   it('refuses to open a database written by a newer version of the app', async () => {
     const name = freshName();
-    (await rawOpen(name, 2)).close();
+    (await rawOpen(name, DB_VERSION + 1)).close();
     await expect(openStudioDb({ name })).rejects.toMatchObject({ name: 'VersionError' });
   });
 });

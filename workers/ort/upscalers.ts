@@ -5,7 +5,7 @@
 import type { UpscalerPort, UpscalerProvider } from '../../src/pipeline/ports';
 import type { Tensor } from '../../src/pipeline/tensor';
 import type { Backend } from '../../src/protocol/schemas';
-import { BundledManifest, sha256Hex, type BundledModel } from './bundled-models';
+import { BundledManifest, sha256Hex, type BundledModel } from '../../src/registry/bundled';
 import { maxTileSize, type DeviceLimits } from './tile-size';
 import type { Ort, OrtSession } from './types';
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ModelInfo } from '../protocol/models';
 
 /** `public/models/models.json`, written by `npm run convert-models`. */
 export const BundledModel = z.object({
@@ -25,4 +26,32 @@ export type BundledManifest = z.infer<typeof BundledManifest>;
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** A bundled model as a read-only registry entry. */
+export function bundledModelInfo(model: BundledModel, discoveredAt: string): ModelInfo {
+  return {
+    name: model.name,
+    model_type: model.type,
+    file_path: `models/${model.file}`,
+    file_size_bytes: model.bytes,
+    discovered_at: discoveredAt,
+    description: `Bundled with the app: converted from ${model.source.package} ${model.source.version} (${model.license})`,
+    tags: ['bundled'],
+    metadata: { source: model.source, license: model.license },
+    status: 'verified',
+    status_message: null,
+    components: [
+      {
+        path: model.file,
+        role: 'upscaler',
+        bytes: model.bytes,
+        sha256: model.sha256,
+        dtype: 'float32',
+        file_id: `bundled:${model.file}`,
+      },
+    ],
+    upscaler: { scale: model.scale, value_range: model.value_range },
+    read_only: true,
+  };
 }
