@@ -11,7 +11,13 @@ import type { BackendPreference, Capabilities, JobRequest, JobResult } from '../
 import { ArtifactRepository } from '../src/storage/artifacts';
 import { JobRepository } from '../src/storage/jobs';
 import { openStudioDb } from '../src/storage/schema';
+import { ModelRepository } from '../src/storage/models';
+import { ModelRegistry } from '../src/registry/registry';
+import { BundledManifest, bundledModelInfo } from '../src/registry/bundled';
+import type { ModelInfo } from '../src/protocol/models';
 import { JobQueue } from './job-queue';
+import { ModelsService } from './models-service';
+import { probeModel } from './ort/probe';
 import { startOrt, type OrtRuntime } from './ort/runtime';
 import { OrtUpscalerProvider } from './ort/upscalers';
 
@@ -20,6 +26,32 @@ const artifacts = new ArtifactRepository(db);
 const jobs = new JobRepository(db);
 // Jobs left running or queued by a closed tab can never finish: say so once at start.
 const interrupted = jobs.markInterrupted().catch(() => []);
+const modelRepo = new ModelRepository(db);
+const startedAt = new Date().toISOString();
+
+async function readBundledFile(file: string): Promise<Uint8Array> {
+  const url = new URL(`${import.meta.env.BASE_URL}models/${file}`, self.location.origin);
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`could not load bundled model file ${file} (HTTP ${response.status})`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+const registry = new ModelRegistry(modelRepo, {
+  bundled: async () => {
+    const manifest = BundledManifest.parse(JSON.parse(new TextDecoder().decode(await readBundledFile('models.json'))));
+    return manifest.models.map((m) => bundledModelInfo(m, startedAt));
+  },
+});
+const modelsService = new ModelsService({
+  repo: modelRepo,
+  registry,
+  probe: async (info, read) => {
+    const { ort, capabilities } = await ortRuntime();
+    return probeModel(ort, info, read, capabilities.backend);
+  },
+});
+// A tab closed mid-import leaves chunks no model row refers to: remove them once at start.
+const cleanedUp = modelsService.cleanup().catch(() => 0);
 
 let runtime: Promise<OrtRuntime> | null = null;
 let provider: OrtUpscalerProvider | null = null;
@@ -39,14 +71,29 @@ async function upscalers(): Promise<OrtUpscalerProvider> {
         ? Math.min(choice.adapter.limits.maxBufferSize, choice.adapter.limits.maxStorageBufferBindingSize)
         : undefined,
     },
-    readModelFile: async (file) => {
-      const url = new URL(`${import.meta.env.BASE_URL}models/${file}`, self.location.origin);
-      const response = await fetch(url);
-      if (!response.ok) throw new Error(`could not load bundled model file ${file} (HTTP ${response.status})`);
-      return new Uint8Array(await response.arrayBuffer());
+    readModelFile: readBundledFile,
+    imported: async () => {
+      const models = (await modelRepo.listModels()).filter((m) => m.model_type === 'upscaler' && m.status === 'verified' && m.upscaler);
+      return models.map((m) => importedUpscaler(m));
     },
   });
   return provider;
+}
+
+function importedUpscaler(m: ModelInfo) {
+  const main = m.components.find((c) => c.role === 'upscaler')!;
+  const read = modelsService.reader(m);
+  return {
+    name: m.name,
+    scale: m.upscaler!.scale,
+    value_range: m.upscaler!.value_range,
+    input: main.inputs?.[0]?.name ?? 'input',
+    output: main.outputs?.[0]?.name ?? 'output',
+    load: async () => ({
+      model: (await read(main.path))!,
+      externalData: await Promise.all((main.external_data ?? []).map(async (path) => ({ path, data: (await read(path))! }))),
+    }),
+  };
 }
 
 let backendName = 'wasm';
@@ -66,6 +113,8 @@ const api: StudioApi = {
     const { capabilities } = await runtime;
     backendName = capabilities.backend;
     await interrupted;
+    await cleanedUp;
+    void modelsService.resumeVerification();
     return capabilities;
   },
   async capabilities() {
@@ -97,8 +146,22 @@ const api: StudioApi = {
     }
   },
   async upscalers() {
-    const models = await (await upscalers()).available();
-    return models.map((m) => ({ ...m, bundled: true }));
+    return (await upscalers()).available();
+  },
+  models: {
+    scan: (files) => modelsService.scan(files),
+    import: (scanId, selections, onProgress) => modelsService.import(scanId, selections, onProgress),
+    cancelImport: async (importId) => modelsService.cancelImport(importId),
+    list: (type) => registry.listModels(type),
+    get: (name) => registry.getModel(name),
+    path: (name) => registry.getModelPath(name),
+    count: (type) => registry.countModels(type),
+    exists: (name) => registry.modelExists(name),
+    remove: (name) => registry.removeModel(name),
+    clear: () => registry.clear(),
+    rename: (from, to) => registry.rename(from, to),
+    update: (name, patch) => modelsService.update(name, patch),
+    storage: () => modelRepo.storageInfo(),
   },
   artifacts: {
     list: (options) => artifacts.list(options),

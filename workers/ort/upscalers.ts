@@ -15,7 +15,23 @@ export interface OrtUpscalerOptions {
   limits?: DeviceLimits;
   /** Reads a file next to models.json (fetch in browsers, fs in Node). */
   readModelFile(file: string): Promise<Uint8Array>;
+  /** Verified upscalers the user imported (from the registry). */
+  imported?: () => Promise<ImportedUpscaler[]>;
 }
+
+/** An imported upscaler: its probed scale and range, and how to read its files from storage. */
+export interface ImportedUpscaler {
+  name: string;
+  scale: number;
+  value_range: [number, number];
+  input: string;
+  output: string;
+  load(): Promise<{ model: Uint8Array; externalData: Array<{ path: string; data: Uint8Array }> }>;
+}
+
+/** Unknown networks: assume a wide receptive field and many channels (smaller, safer tiles). */
+const IMPORTED_RECEPTIVE_RADIUS = 16;
+const IMPORTED_PEAK_CHANNELS = 64;
 
 export class UnknownModelError extends Error {
   override name = 'UnknownModelError';
@@ -36,12 +52,21 @@ export class OrtUpscalerProvider implements UpscalerProvider {
     return this.manifest;
   }
 
-  async available(): Promise<Array<{ name: string; scale: number }>> {
-    return (await this.models()).map((m) => ({ name: m.name, scale: m.scale }));
+  private async importedModels(): Promise<ImportedUpscaler[]> {
+    return (await this.options.imported?.().catch(() => [])) ?? [];
+  }
+
+  async available(): Promise<Array<{ name: string; scale: number; bundled: boolean }>> {
+    return [
+      ...(await this.models()).map((m) => ({ name: m.name, scale: m.scale, bundled: true })),
+      ...(await this.importedModels()).map((m) => ({ name: m.name, scale: m.scale, bundled: false })),
+    ];
   }
 
   async load(name: string | undefined, factor: number): Promise<UpscalerPort> {
     const models = await this.models();
+    const imported = name && !models.some((m) => m.name === name) ? (await this.importedModels()).find((m) => m.name === name) : undefined;
+    if (imported) return this.loadImported(imported);
     const model = name ? models.find((m) => m.name === name) : models.find((m) => m.scale === factor);
     if (!model) {
       const known = models.map((m) => `${m.name} (×${m.scale})`).join(', ');
@@ -65,6 +90,42 @@ export class OrtUpscalerProvider implements UpscalerProvider {
         try {
           const data = (await out.getData()) as Float32Array;
           return { data: new Float32Array(data), dims: [...out.dims] };
+        } finally {
+          feed.dispose();
+          out.dispose();
+        }
+      },
+    };
+  }
+
+  private async loadImported(model: ImportedUpscaler): Promise<UpscalerPort> {
+    const { ort, backend, limits } = this.options;
+    let session = this.sessions.get(`imported:${model.name}`);
+    if (!session) {
+      session = model.load().then(({ model: bytes, externalData }) =>
+        ort.InferenceSession.create(bytes, {
+          executionProviders: [backend],
+          graphOptimizationLevel: 'all',
+          ...(externalData.length ? { externalData } : {}),
+        }),
+      );
+      this.sessions.set(`imported:${model.name}`, session);
+      session.catch(() => this.sessions.delete(`imported:${model.name}`));
+    }
+    const s = await session;
+    return {
+      id: model.name,
+      backend,
+      scale: model.scale,
+      valueRange: model.value_range,
+      receptiveRadius: IMPORTED_RECEPTIVE_RADIUS,
+      maxTileSize: maxTileSize(model.scale, IMPORTED_PEAK_CHANNELS, backend, limits),
+      async run(input: Tensor): Promise<Tensor> {
+        const feed = new ort.Tensor('float32', input.data, input.dims as number[]);
+        const results = await s.run({ [model.input]: feed });
+        const out = results[model.output];
+        try {
+          return { data: new Float32Array((await out.getData()) as Float32Array), dims: [...out.dims] };
         } finally {
           feed.dispose();
           out.dispose();
