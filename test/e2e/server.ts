@@ -11,13 +11,17 @@ export interface AppServer {
   close(): Promise<void>;
 }
 
-/** Serves the built app (dist/) on a free loopback port, with the same headers as production. */
-export async function startAppServer(port = 0): Promise<AppServer> {
+/**
+ * Serves the built app (dist/, or `outDir` when given) on a free loopback port (or `port`, to
+ * restart on the same origin), with the same headers as production.
+ */
+export async function startAppServer(port = 0, outDir?: string): Promise<AppServer> {
   const server: PreviewServer = await preview({
     root,
     configFile: `${root}/vite.config.ts`,
     logLevel: 'warn',
     preview: { port, host: '127.0.0.1', strictPort: port !== 0, open: false },
+    ...(outDir ? { build: { outDir } } : {}),
   });
   const address = server.httpServer.address() as AddressInfo;
   const origin = `http://127.0.0.1:${address.port}`;
