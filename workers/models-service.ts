@@ -47,6 +47,8 @@ export class ModelsService {
     const { analyzed, refused, ignored } = await this.deps.registry.scanModels(files);
     const scanId = crypto.randomUUID();
     this.scans.set(scanId, analyzed);
+    // Keep the few latest scans only: each holds File handles (not bytes), but no need to hoard.
+    while (this.scans.size > 4) this.scans.delete(this.scans.keys().next().value!);
     return {
       scan_id: scanId,
       models: analyzed.map((a, index) => ({ index, ...a.proposal, family: a.family })),

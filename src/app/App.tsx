@@ -1,4 +1,5 @@
 import { createMemo, createResource, createSignal, ErrorBoundary, For, Match, onCleanup, onMount, Show, Switch } from 'solid-js';
+import { applyUpdate, onUpdateAvailable } from '../client/pwa';
 import { connectStudio } from '../client/studio-client';
 import { BackendSettings } from './components/BackendSettings';
 import { ErrorBanner } from './components/ErrorBanner';
@@ -6,9 +7,11 @@ import { backendDetails, describeBackend, plainError } from './format';
 import { navigate, route, type Route } from './router';
 import { EnhanceView } from './views/EnhanceView';
 import { GalleryView } from './views/GalleryView';
+import { ModelsView } from './views/ModelsView';
 
 const NAV: Array<{ route: Route; label: string }> = [
   { route: 'enhance', label: 'Enhance' },
+  { route: 'models', label: 'Models' },
   { route: 'gallery', label: 'Gallery' },
 ];
 
@@ -40,6 +43,10 @@ export function App() {
     if (caps.state === 'ready') return describeBackend(caps());
     return slow() ? 'Starting the studio… (still waiting)' : 'Starting the studio…';
   });
+  // A new deployment waits until the user reloads (a running job would be cut short otherwise).
+  const [updateAvailable, setUpdateAvailable] = createSignal(false);
+  onCleanup(onUpdateAvailable(() => setUpdateAvailable(true)));
+
   const backendTitle = () => (caps.state === 'ready' ? backendDetails(caps()) : undefined);
 
   return (
@@ -86,6 +93,14 @@ export function App() {
           action={{ label: 'Reload', onClick: () => location.reload() }}
         />
       </Show>
+      <Show when={updateAvailable()}>
+        <div class="banner banner-info" role="status" data-testid="update-available">
+          Update available —{' '}
+          <button type="button" class="btn" data-testid="update-reload" onClick={() => void applyUpdate()}>
+            reload
+          </button>
+        </div>
+      </Show>
       <Show when={slow() && caps.loading}>
         <div class="banner banner-info" role="status">
           The studio is taking a long time to start. If this does not change, reload the page.
@@ -109,6 +124,9 @@ export function App() {
             </Match>
             <Match when={route() === 'enhance'}>
               <EnhanceView />
+            </Match>
+            <Match when={route() === 'models'}>
+              <ModelsView />
             </Match>
           </Switch>
         </ErrorBoundary>

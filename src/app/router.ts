@@ -1,7 +1,7 @@
-/** Hash routing: `#/enhance` (default) and `#/gallery`, so a reload keeps the view. */
+/** Hash routing: `#/enhance` (default), `#/models` and `#/gallery`, so a reload keeps the view. */
 import { createSignal } from 'solid-js';
 
-export const ROUTES = ['enhance', 'gallery'] as const;
+export const ROUTES = ['enhance', 'models', 'gallery'] as const;
 export type Route = (typeof ROUTES)[number];
 
 export function parseRoute(hash: string): Route {

@@ -87,3 +87,8 @@ export async function submitUpscale(options: EnhanceOptions): Promise<{ job_id: 
 }
 
 export type { JobResult };
+
+/** Wraps a callback so the worker can call it back (a comlink proxy), e.g. an `onProgress`. */
+export function proxyCallback<F extends (...args: never[]) => unknown>(fn: F): F {
+  return Comlink.proxy(fn);
+}

@@ -76,6 +76,11 @@ async function readJson(file: PickedBlob | undefined, what: string): Promise<Rec
   }
 }
 
+/** A picked file seen under its path (a File's own name is read-only). */
+function named(file: PickedBlob, name: string) {
+  return { name, size: file.size, slice: (a: number, b: number) => file.slice(a, b) as Blob };
+}
+
 const ROLE_NAMES: Record<string, string> = {
   text_encoder: 'a text encoder',
   unet: 'a UNet',
@@ -158,7 +163,7 @@ async function analyzeOnnxFile(result: AnalyzedModel, refuse: Refuse): Promise<A
   const { candidate } = result;
   const main = candidate.files[0];
   const available = new Map(candidate.files.map((f) => [f.path, f.file]));
-  const info = await inspectOnnx(Object.assign(main.file, { name: main.path }) as never);
+  const info = await inspectOnnx(named(main.file, main.path));
   const c = classifyOnnx(info);
   checkLoadable(info, { component: main.path, role: c.role });
   const external = externalFiles(info, '', available, main.path);
@@ -190,7 +195,7 @@ async function analyzeFolder(result: AnalyzedModel, refuse: Refuse): Promise<Ana
   const files: AnalyzedModel['files'] = [];
   for (const entry of candidate.files.filter((f) => f.path.endsWith('/model.onnx'))) {
     const dir = entry.path.slice(0, -'/model.onnx'.length);
-    const info = await inspectOnnx(Object.assign(entry.file, { name: entry.path }) as never);
+    const info = await inspectOnnx(named(entry.file, entry.path));
     const c = classifyOnnx(info);
     if (c.role === 'unknown') throw new RegistryError(`${entry.path} is not a Stable Diffusion component; its signature is ${c.description}`);
     if (c.unsupported) throw new RegistryError(`${entry.path}: ${c.description}: ${c.unsupported}`);

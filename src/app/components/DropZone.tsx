@@ -1,7 +1,12 @@
 import { createSignal, splitProps, type JSX } from 'solid-js';
 
 export interface DropZoneProps extends Omit<JSX.HTMLAttributes<HTMLElement>, 'onDrop'> {
-  onFiles: (files: File[]) => void;
+  onFiles?: (files: File[]) => void;
+  /**
+   * Gets the whole DataTransfer instead of its files (to walk dropped folders). Called
+   * synchronously inside the drop event: read `items` before awaiting anything.
+   */
+  onTransfer?: (transfer: DataTransfer) => void;
   /** Text shown over the zone while files are dragged onto it. */
   hint?: string;
   children: JSX.Element;
@@ -13,7 +18,7 @@ function hasFiles(event: DragEvent): boolean {
 
 /** A section that accepts dropped files anywhere on it and highlights while dragged over. */
 export function DropZone(props: DropZoneProps) {
-  const [local, rest] = splitProps(props, ['onFiles', 'hint', 'children', 'class']);
+  const [local, rest] = splitProps(props, ['onFiles', 'onTransfer', 'hint', 'children', 'class']);
   const [over, setOver] = createSignal(false);
   // dragenter/dragleave fire for every child; count them so the highlight does not flicker.
   let depth = 0;
@@ -44,8 +49,12 @@ export function DropZone(props: DropZoneProps) {
         event.preventDefault();
         depth = 0;
         setOver(false);
+        if (local.onTransfer && event.dataTransfer) {
+          local.onTransfer(event.dataTransfer);
+          return;
+        }
         const files = Array.from(event.dataTransfer?.files ?? []);
-        if (files.length) local.onFiles(files);
+        if (files.length) local.onFiles?.(files);
       }}
     >
       {local.children}

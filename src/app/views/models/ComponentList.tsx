@@ -1,0 +1,49 @@
+import { For, Show } from 'solid-js';
+import type { ComponentRole } from '../../../protocol/models';
+import { formatBytes } from '../../format';
+import { roleLabel } from './labels';
+
+export interface ComponentLike {
+  path: string;
+  role: ComponentRole;
+  bytes: number;
+  dtype?: string;
+}
+
+/** The files of a model: path, what it is, size, weight dtype. */
+export function ComponentList(props: { components: readonly ComponentLike[] }) {
+  return (
+    <Show when={props.components.length > 0} fallback={<p class="muted small">No components.</p>}>
+      <table class="component-table" data-testid="component-list">
+        <thead>
+          <tr>
+            <th scope="col">File</th>
+            <th scope="col">Role</th>
+            <th scope="col">Size</th>
+            <th scope="col">Dtype</th>
+          </tr>
+        </thead>
+        <tbody>
+          <For each={props.components}>
+            {(c) => (
+              <tr data-testid="component">
+                <td class="mono truncate" title={c.path}>
+                  {c.path}
+                </td>
+                <td>{roleLabel(c.role)}</td>
+                <td class="num">{formatBytes(c.bytes)}</td>
+                <td class="mono">{c.dtype ?? '—'}</td>
+              </tr>
+            )}
+          </For>
+        </tbody>
+      </table>
+    </Show>
+  );
+}
+
+/** "float16" or "float16, float32" over the components that have a dtype. */
+export function dtypesOf(components: readonly ComponentLike[]): string {
+  const set = [...new Set(components.map((c) => c.dtype).filter((d): d is string => !!d))];
+  return set.length ? set.join(', ') : '—';
+}
