@@ -1,4 +1,5 @@
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
@@ -93,6 +94,27 @@ test('bad inputs through the UI: pickles refused, a single-file checkpoint expla
   await expect(page.getByTestId('scan-results')).toContainText(/not an ONNX model/);
   await expect(page.getByTestId('scan-results')).toContainText(/overlap/);
   // Nothing importable: the registry is unchanged.
+  await expect(page.getByTestId('model-row')).toHaveCount(4);
+});
+
+test('more bad inputs through the UI: truncated ONNX, missing external data, a folder of JPEGs', async ({ page }) => {
+  await openModels(page);
+  const esrgan = readFileSync(fileURLToPath(new URL('../../public/models/esrgan-slim-x2.onnx', import.meta.url)));
+  await page.getByTestId('import-files').setInputFiles([{ name: 'cut.onnx', mimeType: 'application/octet-stream', buffer: esrgan.subarray(0, 200_000) }]);
+  await expect(page.getByTestId('scan-problem')).toContainText(/truncated|ends in the middle/);
+
+  // A diffusers folder whose UNet weights file was left behind.
+  writeFolder('no-data');
+  rmSync(join(dir, 'no-data', 'unet', 'model.onnx_data'));
+  await page.getByTestId('import-folder-input').setInputFiles(join(dir, 'no-data'));
+  await expect(page.getByTestId('scan-problem')).toContainText(/model\.onnx_data.*not among the picked files/);
+
+  // A folder of photos: nothing to import, said plainly.
+  mkdirSync(join(dir, 'photos'), { recursive: true });
+  writeFileSync(join(dir, 'photos', 'a.jpg'), Buffer.alloc(100));
+  writeFileSync(join(dir, 'photos', 'b.png'), Buffer.alloc(100));
+  await page.getByTestId('import-folder-input').setInputFiles(join(dir, 'photos'));
+  await expect(page.getByTestId('view-models')).toContainText(/no model/i);
   await expect(page.getByTestId('model-row')).toHaveCount(4);
 });
 

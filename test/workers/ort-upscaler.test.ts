@@ -23,10 +23,10 @@ describe('OrtUpscalerProvider (onnxruntime-web WASM in Node, bundled ESRGAN)', (
 
   it('lists the bundled models', async () => {
     expect(await provider.available()).toEqual([
-      { name: 'esrgan-slim-x2', scale: 2 },
-      { name: 'esrgan-slim-x3', scale: 3 },
-      { name: 'esrgan-slim-x4', scale: 4 },
-      { name: 'esrgan-slim-x8', scale: 8 },
+      { name: 'esrgan-slim-x2', scale: 2, bundled: true },
+      { name: 'esrgan-slim-x3', scale: 3, bundled: true },
+      { name: 'esrgan-slim-x4', scale: 4, bundled: true },
+      { name: 'esrgan-slim-x8', scale: 8, bundled: true },
     ]);
   });
 
