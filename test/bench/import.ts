@@ -45,6 +45,33 @@ function rendererRssMb(): number {
     .reduce((sum, l) => sum + Number(l.trim().split(/\s+/)[0]) / 1024, 0);
 }
 
+/**
+ * The studio worker's JS heap (MB) through the DevTools protocol: attach to the worker target
+ * and ask Runtime.getHeapUsage (ArrayBuffer backing stores are outside the JS heap).
+ */
+async function attachWorkerHeapProbe(page: import('playwright-core').Page): Promise<() => Promise<number>> {
+  const cdp = await page.context().newCDPSession(page);
+  let worker: { sessionId: string } | null = null;
+  let nextId = 1;
+  const pending = new Map<number, (v: { usedSize: number }) => void>();
+  cdp.on('Target.receivedMessageFromTarget', (e: { message: string }) => {
+    const msg = JSON.parse(e.message) as { id?: number; result?: { usedSize: number } };
+    if (msg.id && pending.has(msg.id)) pending.get(msg.id)!(msg.result ?? { usedSize: 0 });
+  });
+  cdp.on('Target.attachedToTarget', (e: { sessionId: string; targetInfo: { type: string } }) => {
+    if (e.targetInfo.type === 'worker' && !worker) worker = { sessionId: e.sessionId };
+  });
+  await cdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: false });
+  for (let i = 0; i < 50 && !worker; i++) await new Promise((r) => setTimeout(r, 100));
+  return async () => {
+    if (!worker) return 0;
+    const id = nextId++;
+    const result = new Promise<{ usedSize: number }>((resolve) => pending.set(id, resolve));
+    await cdp.send('Target.sendMessageToTarget', { sessionId: worker.sessionId, message: JSON.stringify({ id, method: 'Runtime.getHeapUsage' }) });
+    return (await result).usedSize / 2 ** 20;
+  };
+}
+
 const file = bigSafetensors();
 const server = await startAppServer();
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: chromiumArgs });
@@ -52,11 +79,17 @@ try {
   const page = await browser.newPage();
   await page.goto(`${server.url}?backend=wasm#/models`);
   await page.getByTestId('view-models').waitFor();
+  const workerHeap = await attachWorkerHeapProbe(page);
   const before = rendererRssMb();
   await page.getByTestId('import-files').setInputFiles(file);
   await page.getByTestId('scan-model').first().waitFor();
   let peak = before;
-  const sampler = setInterval(() => (peak = Math.max(peak, rendererRssMb())), 100);
+  let heapBefore = await workerHeap();
+  let heapPeak = heapBefore;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rendererRssMb());
+    void workerHeap().then((h) => (heapPeak = Math.max(heapPeak, h)));
+  }, 100);
   const started = Date.now();
   await page.getByTestId('import-selected').click();
   await page.getByTestId('model-row').filter({ hasText: 'big-' }).getByTestId('model-status').filter({ hasText: /verified/i }).waitFor({ timeout: 600_000 });
@@ -64,6 +97,7 @@ try {
   clearInterval(sampler);
   console.log(`import of ${megabytes} MB: ${seconds.toFixed(1)} s, ${(megabytes / seconds).toFixed(0)} MB/s (hashing + IndexedDB, scan excluded)`);
   console.log(`renderer RSS: ${before.toFixed(0)} MB before, peak ${peak.toFixed(0)} MB (+${(peak - before).toFixed(0)} MB) while importing`);
+  console.log(`studio worker JS heap: ${heapBefore.toFixed(1)} MB before, peak ${heapPeak.toFixed(1)} MB (+${(heapPeak - heapBefore).toFixed(1)} MB)`);
   void readFileSync;
 } finally {
   await browser.close();
