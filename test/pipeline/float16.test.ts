@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { float16BitsToFloat32, float32ToFloat16Bits, fromFloat16Array, toFloat16Array } from '../../src/pipeline/float16';
-import { float32ToFloat16Bits as factoryConvert } from '../fixtures/tiny-diffusion/factory';
 
 describe('float16', () => {
   it.each([
@@ -30,15 +29,6 @@ describe('float16', () => {
       const exp = (bits >>> 10) & 0x1f;
       if (exp === 0x1f) continue;
       expect(float32ToFloat16Bits(float16BitsToFloat32(bits))).toBe(bits);
-    }
-  });
-
-  it("agrees with the tiny-model factory's converter (itself checked against onnxruntime) on 50k values", () => {
-    let seed = 1;
-    for (let i = 0; i < 50_000; i++) {
-      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-      const v = ((seed / 2 ** 32) - 0.5) * 2 ** ((i % 40) - 20);
-      expect(float32ToFloat16Bits(v)).toBe(factoryConvert(v));
     }
   });
 
