@@ -7,6 +7,7 @@
  * structure (lengths, CRCs, IHDR first, IEND present) is checked here first, and every failure
  * comes out as an ImageDecodeError that says what is wrong with the file.
  */
+import { crc32 } from './png-text';
 import { decode, encode, type DecodedPng } from 'fast-png';
 import type { RgbaImage } from '../pipeline/image/rgba';
 import { createRgbaImage } from '../pipeline/image/rgba';
@@ -210,19 +211,3 @@ function unpackSamples(png: DecodedPng): ArrayLike<number> {
   return out;
 }
 
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-/** CRC-32 as PNG uses it (over chunk type + data). */
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
