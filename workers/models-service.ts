@@ -11,7 +11,7 @@ import type {
   ScanReport,
 } from '../src/protocol/models';
 import type { Backend } from '../src/protocol/schemas';
-import { ModelRegistry, type AnalyzedModel } from '../src/registry/registry';
+import { ModelRegistry, parseModelType, type AnalyzedModel } from '../src/registry/registry';
 import type { ModelRepository } from '../src/storage/models';
 import type { FolderReader } from './ort/diffusion-model';
 import type { ProbeResult } from './ort/probe';
@@ -70,6 +70,27 @@ export class ModelsService {
       outcomes.push(await this.importOne(model, selection, onProgress));
     }
     return outcomes;
+  }
+
+  /** The seed's register_model: one model's files, its declared type checked against its content. */
+  async register(
+    files: Array<{ path: string; file: File }>,
+    type: string,
+    options: { name?: string; description?: string; tags?: string[] } = {},
+    onProgress?: (p: ImportProgress) => void,
+  ): Promise<ImportOutcome> {
+    const declared = parseModelType(type);
+    const { analyzed, refused } = await this.deps.registry.scanModels(files);
+    if (analyzed.length !== 1) {
+      const why =
+        analyzed.length > 1
+          ? `the picked files hold ${analyzed.length} models; register them one at a time`
+          : refused.length
+            ? `${refused[0].path}: ${refused[0].reason}`
+            : 'the picked files hold no model the studio can read (.onnx folders or files, .safetensors)';
+      return { name: options.name ?? '', ok: false, error: why };
+    }
+    return this.importOne(analyzed[0], { index: 0, ...options, model_type: declared }, onProgress);
   }
 
   private async importOne(model: AnalyzedModel, selection: ImportSelection, onProgress?: (p: ImportProgress) => void): Promise<ImportOutcome> {

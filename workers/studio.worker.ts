@@ -151,6 +151,7 @@ const api: StudioApi = {
   models: {
     scan: (files) => modelsService.scan(files),
     import: (scanId, selections, onProgress) => modelsService.import(scanId, selections, onProgress),
+    register: (files, type, options, onProgress) => modelsService.register(files, type, options, onProgress),
     cancelImport: async (importId) => modelsService.cancelImport(importId),
     list: (type) => registry.listModels(type),
     get: (name) => registry.getModel(name),

@@ -47,6 +47,16 @@ export interface StudioApi {
     scan(files: Array<{ path: string; file: File }>): Promise<ScanReport>;
     /** Imports chosen models of a scan: streams them into storage, then verifies each in the runtime. */
     import(scanId: string, selections: ImportSelection[], onProgress?: (p: ImportProgress) => void): Promise<ImportOutcome[]>;
+    /**
+     * The seed's register_model: the picked files of ONE model, declared as `type` (a file whose
+     * content says otherwise is refused, saying what it is); stored, then verified.
+     */
+    register(
+      files: Array<{ path: string; file: File }>,
+      type: ModelType,
+      options?: { name?: string; description?: string; tags?: string[] },
+      onProgress?: (p: ImportProgress) => void,
+    ): Promise<ImportOutcome>;
     /** Stops an import; what it stored so far is deleted. */
     cancelImport(importId: string): Promise<boolean>;
     list(type?: ModelType): Promise<ModelInfo[]>;

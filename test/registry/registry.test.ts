@@ -204,6 +204,16 @@ describe('import through the worker service: stored, probed, verified', () => {
     expect(info.components.find((c) => c.role === 'unet')?.inputs?.map((i) => i.name)).toEqual(['sample', 'timestep', 'encoder_hidden_states']);
   });
 
+  it('register (the seed API): declared type checked against content, stored and verified', async () => {
+    const { service } = setup();
+    const wrong = await service.register([picked('x.onnx', esrgan(2))] as never, 'lora');
+    expect(wrong).toMatchObject({ ok: false });
+    expect(wrong.error).toMatch(/this is an upscaler .*not a LoRA/);
+    await expect(service.register([picked('x.onnx', esrgan(2))] as never, 'vae')).rejects.toThrow(/unknown model type 'vae'/);
+    const ok = await service.register([picked('x.onnx', esrgan(2))] as never, 'upscaler', { name: 'two', tags: ['t'] });
+    expect(ok.model).toMatchObject({ name: 'two', model_type: 'upscaler', status: 'verified', tags: ['t'] });
+  });
+
   it('an imported upscaler gets its scale and value range from the probe', async () => {
     const { service } = setup();
     const report = await service.scan([picked('user/4x.onnx', esrgan(4))] as never);

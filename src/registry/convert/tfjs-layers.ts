@@ -41,7 +41,13 @@ export type Layer =
   | (LayerBase & { kind: 'concat' })
   | (LayerBase & { kind: 'add' })
   /** Nearest-neighbour upsampling by an integer factor on both axes. */
-  | (LayerBase & { kind: 'upsample'; scale: number });
+  | (LayerBase & { kind: 'upsample'; scale: number })
+  /**
+   * Pixel shuffle (ONNX DepthToSpace, mode DCR): input channel (i·s + j)·C + c at (y, x) becomes
+   * channel c at (s·y + i, s·x + j). Never parsed from Keras; made by the converter's sub-pixel
+   * rewrite of nearest upsampling followed by a 'same' conv (`to-onnx.ts`).
+   */
+  | (LayerBase & { kind: 'depth_to_space'; scale: number });
 
 export interface LayerGraph {
   name: string;

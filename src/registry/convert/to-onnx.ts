@@ -67,7 +67,7 @@ export function analyzeGraph(graph: LayerGraph): GraphAnalysis {
       // 'same' or 'valid', an output pixel sees (k-1)/2 pixels either side of its centre (the
       // RDN models' 'valid' convs are all 1×1, adding nothing).
       radius += Math.max(layer.kernelSize[0] - 1, layer.kernelSize[1] - 1) / 2;
-    } else if (layer.kind === 'upsample') {
+    } else if (layer.kind === 'upsample' || layer.kind === 'depth_to_space') {
       newFactor = factor * layer.scale;
       radius *= layer.scale; // same distance, expressed in the finer pixels
     }
@@ -140,13 +140,94 @@ export function hwioToOihw(kernel: Float32Array, kh: number, kw: number, cin: nu
   return out;
 }
 
+/**
+ * Sub-pixel rewrite: nearest UpSampling2D(s) followed by a stride-1 'same' k×k conv (and nothing
+ * else reading the upsampled tensor) becomes a conv at *input* resolution with cout·s² filters and
+ * a DepthToSpace(s), so nothing but the final pixel shuffle runs at output resolution.
+ *
+ * Output pixel (s·a + i, s·b + j) of the original reads upsampled pixels (s·a + i + dy, ...) for
+ * dy in [-r, r] (r = (k-1)/2), i.e. input pixel a + floor((i + dy)/s); zero padding of the
+ * upsampled tensor is exactly zero padding of the input (row -1 or H either way). So for phase
+ * (i, j) the combined kernel at input offset (oy, ox) is the sum of the original taps with
+ * floor((i+dy)/s) = oy and floor((j+dx)/s) = ox; offsets span [-ceil(r/s), ceil(r/s)]. Output
+ * channel (i·s + j)·cout + c holds phase (i, j) of channel c: DepthToSpace mode DCR. Bias and the
+ * (pointwise) activation are per phase unchanged. Exact up to float summation order.
+ */
+export function subpixelRewrite(graph: LayerGraph): LayerGraph {
+  const consumers = new Map<string, string[]>();
+  for (const layer of graph.layers) for (const name of layer.inbound) consumers.set(name, [...(consumers.get(name) ?? []), layer.name]);
+  const byName = new Map(graph.layers.map((layer) => [layer.name, layer]));
+  const replaced = new Map<string, Layer[]>();
+  const dropped = new Set<string>();
+  for (const up of graph.layers) {
+    if (up.kind !== 'upsample' || up.name === graph.output) continue;
+    const next = consumers.get(up.name) ?? [];
+    if (next.length !== 1) continue;
+    const conv = byName.get(next[0])!;
+    if (conv.kind !== 'conv2d' || conv.padding !== 'same') continue;
+    const s = up.scale;
+    const [kh, kw] = conv.kernelSize;
+    const cin = up.channels;
+    const cout = conv.channels;
+    const [rh, rw] = [(kh - 1) / 2, (kw - 1) / 2];
+    const [Rh, Rw] = [Math.ceil(rh / s), Math.ceil(rw / s)];
+    const [KH, KW] = [2 * Rh + 1, 2 * Rw + 1];
+    const couts = cout * s * s;
+    // Accumulate in float64, round once: closer to the exact sum than any float32 order.
+    const acc = new Float64Array(KH * KW * cin * couts);
+    for (let i = 0; i < s; i++) {
+      for (let j = 0; j < s; j++) {
+        const phase = (i * s + j) * cout;
+        for (let dy = -rh; dy <= rh; dy++) {
+          const oy = Math.floor((i + dy) / s) + Rh;
+          for (let dx = -rw; dx <= rw; dx++) {
+            const ox = Math.floor((j + dx) / s) + Rw;
+            for (let ci = 0; ci < cin; ci++) {
+              const src = (((dy + rh) * kw + (dx + rw)) * cin + ci) * cout;
+              const dst = ((oy * KW + ox) * cin + ci) * couts + phase;
+              for (let c = 0; c < cout; c++) acc[dst + c] += conv.kernel[src + c];
+            }
+          }
+        }
+      }
+    }
+    let bias: Float32Array | null = null;
+    if (conv.bias) {
+      bias = new Float32Array(couts);
+      for (let p = 0; p < s * s; p++) bias.set(conv.bias, p * cout);
+    }
+    const phases: Layer = {
+      kind: 'conv2d',
+      name: `${conv.name}/subpixel`,
+      inbound: up.inbound,
+      channels: couts,
+      kernelSize: [KH, KW],
+      padding: 'same',
+      activation: conv.activation,
+      kernel: Float32Array.from(acc),
+      bias,
+    };
+    const shuffle: Layer = { kind: 'depth_to_space', name: conv.name, inbound: [phases.name], channels: cout, scale: s };
+    dropped.add(up.name);
+    replaced.set(conv.name, [phases, shuffle]);
+  }
+  const layers = graph.layers.flatMap((layer) => (dropped.has(layer.name) ? [] : (replaced.get(layer.name) ?? [layer])));
+  return { ...graph, layers };
+}
+
+export interface ToOnnxOptions {
+  /** Apply `subpixelRewrite` (default true). */
+  subpixel?: boolean;
+}
+
 export interface OnnxConversion extends GraphAnalysis {
   model: onnx.IModelProto;
   bytes: Uint8Array;
 }
 
 /** Builds the ONNX model for `graph` and serialises it. */
-export function toOnnx(graph: LayerGraph): OnnxConversion {
+export function toOnnx(sourceGraph: LayerGraph, options: ToOnnxOptions = {}): OnnxConversion {
+  const graph = options.subpixel === false ? sourceGraph : subpixelRewrite(sourceGraph);
   const analysis = analyzeGraph(graph);
   const nodes: onnx.INodeProto[] = [];
   const initializers: onnx.ITensorProto[] = [];
@@ -206,6 +287,15 @@ export function toOnnx(graph: LayerGraph): OnnxConversion {
         return;
       case 'add':
         nodes.push({ name: layer.name, opType: inputs.length === 2 ? 'Add' : 'Sum', input: inputs, output: [output] });
+        return;
+      case 'depth_to_space':
+        nodes.push({
+          name: layer.name,
+          opType: 'DepthToSpace',
+          input: inputs,
+          output: [output],
+          attribute: [intAttr('blocksize', layer.scale), stringAttr('mode', 'DCR')],
+        });
         return;
       case 'upsample': {
         // Keras/TF.js nearest upsampling repeats each pixel s×s: output (y, x) reads input
