@@ -59,12 +59,13 @@ describe('bundled esrgan-slim models', () => {
     }
     // Hand-derived from the x4 model.json: 3x3 convs F_m1, F_0, F_1_1, F_2_1, GFF_2, UPN2, UPN3
     // (7 × 1) + UPN1 5x5 (2) before the upsample = 9, plus ceil(1/s) for SR = 10 at every scale;
-    // UPN3 has 3·s² filters, upsampled to output resolution.
+    // The sub-pixel rewrite keeps that radius (its phase convs reach ceil(1/s) = 1 input pixel)
+    // and leaves only the 3-channel DepthToSpace output at output resolution.
     expect(manifest.models.map((m) => [m.scale, m.receptive_radius, m.peak_channels])).toEqual([
-      [2, 10, 12],
-      [3, 10, 27],
-      [4, 10, 48],
-      [8, 10, 192],
+      [2, 10, 3],
+      [3, 10, 3],
+      [4, 10, 3],
+      [8, 10, 3],
     ]);
     const license = await readFile(path.join(MODELS_DIR, 'LICENSE-esrgan-slim.txt'), 'utf8');
     expect(license).toBe(await readFile(path.join(PACKAGE_DIR, 'LICENSE'), 'utf8'));
@@ -248,6 +249,47 @@ describe('converter on a hand-written model', () => {
     expect(() => parseLayersModel(JSON.stringify(json), shards)).toThrow(message);
   });
 
+  it.each([
+    [2, 3],
+    [3, 3],
+    [4, 5],
+    [8, 3],
+  ])('sub-pixel rewrite of upsample ×%i + %ix%i conv equals the upsample-then-conv graph', async (scale, k) => {
+    const subLayers: LayerSpec[] = [
+      { class_name: 'InputLayer', name: 'in', config: { batch_input_shape: [null, null, null, 2], dtype: 'float32' }, inbound: [] },
+      conv('a', 4, [3, 3], 'in', 'relu'),
+      { class_name: 'UpSampling2D', name: 'up', config: { size: [scale, scale], interpolation: 'nearest' }, inbound: ['a'] },
+      conv('sr', 3, [k, k], 'up', scale === 3 ? 'relu' : 'linear'),
+    ];
+    const subWeights = [
+      { name: 'a/kernel', shape: [3, 3, 2, 4] },
+      { name: 'a/bias', shape: [4] },
+      { name: 'sr/kernel', shape: [k, k, 4, 3] },
+      { name: 'sr/bias', shape: [3] },
+    ];
+    const { json, shards } = tinyModel(subLayers, subWeights, 'sr');
+    const graph = parseLayersModel(JSON.stringify(json), shards);
+    const [h, w] = [5, 6];
+    const x = noiseImage(2, h, w, 5).map((v) => v / 255);
+    const reference = toOnnx(graph, { subpixel: false });
+    expect(reference.model.graph?.node?.map((n) => n.opType)).toContain('Resize');
+    const want = (await run(reference.bytes, x, [1, 2, h, w])).data as Float32Array;
+    for (const splitRows of [false, true]) {
+      const rewritten = toOnnx(graph, { splitRows });
+      const ops = rewritten.model.graph?.node?.map((n) => n.opType) ?? [];
+      expect(ops).toContain('DepthToSpace');
+      expect(ops).not.toContain('Resize');
+      // Same receptive radius (1 + ceil(r/s)); only the 3-channel result at output resolution.
+      expect([rewritten.scale, rewritten.receptiveRadius, rewritten.peakChannels]).toEqual([scale, reference.receptiveRadius, 3]);
+      const output = await run(rewritten.bytes, x, [1, 2, h, w]);
+      expect(output.dims).toEqual([1, 3, scale * h, scale * w]);
+      const got = output.data as Float32Array;
+      let maxErr = 0;
+      for (let i = 0; i < want.length; i++) maxErr = Math.max(maxErr, Math.abs(got[i] - want[i]));
+      expect(maxErr).toBeLessThan(1e-4);
+    }
+  });
+
   it('rejects quantized or non-float32 weights, and other model formats', () => {
     const { json, shards } = tinyModel(layers, weights, 'up');
     const quantized = structuredClone(json);
@@ -266,7 +308,8 @@ describe('esrgan-slim parsing', () => {
     expect(weightShardPaths(json)).toEqual(['group1-shard1of1.bin']);
     const converted = await convertTfjsModel(PACKAGE_DIR, 'models/x4/model.json');
     const ops = (converted.model.graph?.node ?? []).map((node) => node.opType);
-    expect(new Set(ops)).toEqual(new Set(['Conv', 'Relu', 'Concat', 'Add', 'Resize']));
+    // The UpSampling2D + SR conv pair becomes phase convs + DepthToSpace (sub-pixel rewrite).
+    expect(new Set(ops)).toEqual(new Set(['Conv', 'Relu', 'Concat', 'Add', 'DepthToSpace']));
     expect(converted.model.graph?.initializer?.map((t) => t.name)).toContain('UPN1/kernel');
   });
 });

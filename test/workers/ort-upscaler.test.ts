@@ -78,5 +78,9 @@ describe('maxTileSize', () => {
     expect(x2).toBeGreaterThanOrEqual(x4);
     expect(maxTileSize(4, 48, 'webgpu', { maxBufferBytes: 64 * 2 ** 20 })).toBeLessThan(x4);
     for (const t of [x2, x4]) expect(t % 8).toBe(0);
+    // Sub-pixel models (3 channels at output resolution) are bounded by their input-side convs:
+    // 64 channels × 5×5 unfolded at 256² is 419 MB, under the 512 MB WASM budget.
+    expect(maxTileSize(4, 3, 'wasm')).toBe(256);
+    expect(maxTileSize(4, 3, 'webgpu', { maxBufferBytes: 256 * 2 ** 20 })).toBe(144);
   });
 });

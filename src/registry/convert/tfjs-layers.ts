@@ -31,6 +31,11 @@ export type Layer =
       /** [kh, kw]; only odd sizes with 'same' padding (symmetric pads). */
       kernelSize: [number, number];
       padding: 'same' | 'valid';
+      /**
+       * Explicit [top, left, bottom, right] zero padding overriding `padding` (never from Keras;
+       * the converter's sub-pixel rewrite uses it for its asymmetric per-phase kernels).
+       */
+      pads?: [number, number, number, number];
       activation: Activation;
       /** Keras layout HWIO: [kh, kw, in, out], row-major. */
       kernel: Float32Array;

@@ -66,7 +66,7 @@ export function analyzeGraph(graph: LayerGraph): GraphAnalysis {
     if (layer.kind === 'conv2d') {
       // 'same' or 'valid', an output pixel sees (k-1)/2 pixels either side of its centre (the
       // RDN models' 'valid' convs are all 1×1, adding nothing).
-      radius += Math.max(layer.kernelSize[0] - 1, layer.kernelSize[1] - 1) / 2;
+      radius += layer.pads ? Math.max(...layer.pads) : Math.max(layer.kernelSize[0] - 1, layer.kernelSize[1] - 1) / 2;
     } else if (layer.kind === 'upsample' || layer.kind === 'depth_to_space') {
       newFactor = factor * layer.scale;
       radius *= layer.scale; // same distance, expressed in the finer pixels
@@ -153,7 +153,7 @@ export function hwioToOihw(kernel: Float32Array, kh: number, kw: number, cin: nu
  * channel (i·s + j)·cout + c holds phase (i, j) of channel c: DepthToSpace mode DCR. Bias and the
  * (pointwise) activation are per phase unchanged. Exact up to float summation order.
  */
-export function subpixelRewrite(graph: LayerGraph): LayerGraph {
+export function subpixelRewrite(graph: LayerGraph, splitRows = true): LayerGraph {
   const consumers = new Map<string, string[]>();
   for (const layer of graph.layers) for (const name of layer.inbound) consumers.set(name, [...(consumers.get(name) ?? []), layer.name]);
   const byName = new Map(graph.layers.map((layer) => [layer.name, layer]));
@@ -209,15 +209,58 @@ export function subpixelRewrite(graph: LayerGraph): LayerGraph {
     };
     const shuffle: Layer = { kind: 'depth_to_space', name: conv.name, inbound: [phases.name], channels: cout, scale: s };
     dropped.add(up.name);
-    replaced.set(conv.name, [phases, shuffle]);
+    if (!splitRows) {
+      replaced.set(conv.name, [phases, shuffle]);
+      continue;
+    }
+    // Phase rows i read input rows [lo(i), hi(i)] only; consecutive rows with the same range
+    // share a conv with that many kernel rows (asymmetric pads), outputs concatenated in phase
+    // order (contiguous in DCR), skipping the all-zero kernel rows of the dense form.
+    const groups: { lo: number; hi: number; first: number; count: number }[] = [];
+    for (let i = 0; i < s; i++) {
+      const lo = Math.floor((i - rh) / s);
+      const hi = Math.floor((i + rh) / s);
+      const last = groups[groups.length - 1];
+      if (last && last.lo === lo && last.hi === hi) last.count++;
+      else groups.push({ lo, hi, first: i, count: 1 });
+    }
+    const parts: Layer[] = groups.map((g, index) => {
+      const rows = g.hi - g.lo + 1;
+      const gc = g.count * s * cout;
+      const kernel = new Float32Array(rows * KW * cin * gc);
+      for (let y = 0; y < rows; y++) {
+        for (let x = 0; x < KW; x++) {
+          for (let ci = 0; ci < cin; ci++) {
+            const src = (((g.lo + y + Rh) * KW + x) * cin + ci) * couts + g.first * s * cout;
+            kernel.set(phases.kernel.subarray(src, src + gc), ((y * KW + x) * cin + ci) * gc);
+          }
+        }
+      }
+      return {
+        kind: 'conv2d',
+        name: `${conv.name}/subpixel_${index}`,
+        inbound: up.inbound,
+        channels: gc,
+        kernelSize: [rows, KW],
+        padding: 'same',
+        pads: [-g.lo, Rw, g.hi, Rw],
+        activation: conv.activation,
+        kernel,
+        bias: bias ? bias.slice(0, gc) : null,
+      };
+    });
+    const concat: Layer = { kind: 'concat', name: phases.name, inbound: parts.map((p) => p.name), channels: couts };
+    replaced.set(conv.name, parts.length === 1 ? [{ ...parts[0], name: phases.name }, shuffle] : [...parts, concat, shuffle]);
   }
   const layers = graph.layers.flatMap((layer) => (dropped.has(layer.name) ? [] : (replaced.get(layer.name) ?? [layer])));
   return { ...graph, layers };
 }
 
 export interface ToOnnxOptions {
-  /** Apply `subpixelRewrite` (default true). */
+  /** Apply `subpixelRewrite` (default true): ×1.2 (×4) to ×3 (×8) faster on onnxruntime-web WASM. */
   subpixel?: boolean;
+  /** Its row-split form (default true), ~4% faster again than one dense phase conv at ×4. */
+  splitRows?: boolean;
 }
 
 export interface OnnxConversion extends GraphAnalysis {
@@ -227,7 +270,7 @@ export interface OnnxConversion extends GraphAnalysis {
 
 /** Builds the ONNX model for `graph` and serialises it. */
 export function toOnnx(sourceGraph: LayerGraph, options: ToOnnxOptions = {}): OnnxConversion {
-  const graph = options.subpixel === false ? sourceGraph : subpixelRewrite(sourceGraph);
+  const graph = options.subpixel === false ? sourceGraph : subpixelRewrite(sourceGraph, options.splitRows ?? true);
   const analysis = analyzeGraph(graph);
   const nodes: onnx.INodeProto[] = [];
   const initializers: onnx.ITensorProto[] = [];
@@ -260,6 +303,7 @@ export function toOnnx(sourceGraph: LayerGraph, options: ToOnnxOptions = {}): On
         }
         // 'same' with stride 1 and an odd kernel pads k//2 on every side; 'valid' pads nothing.
         const [ph, pw] = layer.padding === 'same' ? [(kh - 1) / 2, (kw - 1) / 2] : [0, 0];
+        const pads = layer.pads ?? [ph, pw, ph, pw];
         const fusedRelu = layer.activation === 'relu';
         const convOutput = fusedRelu ? `${layer.name}/conv` : output;
         nodes.push({
@@ -271,7 +315,7 @@ export function toOnnx(sourceGraph: LayerGraph, options: ToOnnxOptions = {}): On
             intsAttr('dilations', [1, 1]),
             intAttr('group', 1),
             intsAttr('kernel_shape', [kh, kw]),
-            intsAttr('pads', [ph, pw, ph, pw]),
+            intsAttr('pads', pads),
             intsAttr('strides', [1, 1]),
           ],
         });
