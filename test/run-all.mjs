@@ -3,8 +3,10 @@
 // ends with one plain line `N passed, N failed` counting both.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 
-const out = 'test-results';
+// Absolute: Playwright resolves a relative report path against its config's folder.
+const out = resolve('test-results');
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 const only = process.argv[2]; // `unit` or `e2e` to run one half
@@ -28,7 +30,7 @@ if (only !== 'e2e') {
     if (code !== 0 && r.numFailedTests === 0) {
       failed += Math.max(1, r.numFailedTestSuites ?? 0);
     }
-  } else if (code !== 0) crashed = true;
+  } else crashed = true; // no report: the runner never got to the tests
 }
 
 if (only !== 'unit') {
@@ -40,7 +42,7 @@ if (only !== 'unit') {
     passed += r.stats.expected + (r.stats.flaky ?? 0);
     failed += r.stats.unexpected;
     if (code !== 0 && r.stats.unexpected === 0) failed += 1;
-  } else if (code !== 0) crashed = true;
+  } else crashed = true;
 }
 
 if (crashed) failed += 1;
