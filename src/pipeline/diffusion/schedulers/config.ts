@@ -38,7 +38,7 @@ const schema = z.object({
   solver_order: z.number().int().min(1).max(3),
   lower_order_final: z.boolean(),
   euler_at_final: z.boolean(),
-  // Known diffusers options that are not implemented: typed here so a malformed value is still
+  // Known diffusers options the studio does not support: typed here so a malformed value is still
   // reported by name; a non-default value is rejected per algorithm below.
   rescale_betas_zero_snr: z.boolean(),
   thresholding: z.boolean(),
