@@ -4,7 +4,7 @@
  * job stops at the next stage boundary, tile or step.
  */
 import { isRgbaImage, type RgbaImage } from '../src/pipeline/image/rgba';
-import type { StageServices, UpscalerProvider } from '../src/pipeline/ports';
+import type { DiffusionProvider, StageServices, UpscalerProvider } from '../src/pipeline/ports';
 import { Workbench, type WorkbenchResult } from '../src/pipeline/workbench';
 import type { JobEvent } from '../src/protocol/events';
 import { ImageFileInput, JobRequest, type JobKind, type JobResult, type JobSummary } from '../src/protocol/schemas';
@@ -15,6 +15,7 @@ export interface JobQueueDeps {
   jobs: JobRepository;
   artifacts: ArtifactRepository;
   upscalers: () => Promise<UpscalerProvider>;
+  diffusion?: () => Promise<DiffusionProvider>;
   decodeImage(bytes: Uint8Array, mimeType: string): Promise<RgbaImage>;
   encodePng(image: RgbaImage): Uint8Array;
   backend: () => string;
@@ -68,7 +69,7 @@ export class JobQueue {
     const id = crypto.randomUUID();
     const parsed = JobRequest.safeParse(raw);
     const request = parsed.success
-      ? { pipeline_config: parsed.data.pipeline_config, input_data: parsed.data.input_data }
+      ? { pipeline_config: parsed.data.pipeline_config, input_data: withSeed(parsed.data.pipeline_config, parsed.data.input_data) }
       : { pipeline_config: null, input_data: {} };
     let resolve!: (r: JobResult) => void;
     const done = new Promise<JobResult>((r) => (resolve = r));
@@ -140,6 +141,7 @@ export class JobQueue {
     return {
       signal: job.controller.signal,
       upscalers: await this.deps.upscalers(),
+      diffusion: this.deps.diffusion ? await this.deps.diffusion() : undefined,
       now: this.now,
       onProgress: (p) => {
         const now = this.now();
@@ -223,6 +225,17 @@ export class JobQueue {
   async get(id: string): Promise<JobSummary | undefined> {
     return (await this.deps.jobs.get(id)) as JobSummary | undefined;
   }
+}
+
+/**
+ * A generation without a seed gets a random one here, before the pipeline (which takes its noise
+ * only from the seed), so it is recorded with the job and the image can be made again.
+ */
+function withSeed(config: unknown, input: Record<string, unknown>): Record<string, unknown> {
+  const stages = (config as { stages?: Array<{ stage_type?: unknown; parameters?: Record<string, unknown> }> } | null)?.stages;
+  const generates = Array.isArray(stages) && stages.some((s) => s?.stage_type === 'text_to_image' && s.parameters?.seed === undefined);
+  if (!generates || input.seed !== undefined || input.latents !== undefined) return input;
+  return { ...input, seed: crypto.getRandomValues(new Uint32Array(1))[0] };
 }
 
 function failure(jobId: string, error: string): JobResult {

@@ -18,6 +18,7 @@ import type { ModelInfo } from '../src/protocol/models';
 import { JobQueue } from './job-queue';
 import { ModelsService } from './models-service';
 import { probeModel } from './ort/probe';
+import { OrtDiffusionProvider } from './ort/diffusion-provider';
 import { startOrt, type OrtRuntime } from './ort/runtime';
 import { OrtUpscalerProvider } from './ort/upscalers';
 
@@ -96,11 +97,21 @@ function importedUpscaler(m: ModelInfo) {
   };
 }
 
+const diffusion = new OrtDiffusionProvider({
+  ort: async () => {
+    const { ort, capabilities } = await ortRuntime();
+    return { ort, backend: capabilities.backend };
+  },
+  listModels: () => modelRepo.listModels(),
+  reader: (info) => modelsService.reader(info),
+});
+
 let backendName = 'wasm';
 const queue = new JobQueue({
   jobs,
   artifacts,
   upscalers,
+  diffusion: async () => diffusion,
   decodeImage: decodeImageFile,
   encodePng,
   backend: () => backendName,
@@ -121,8 +132,21 @@ const api: StudioApi = {
     return (await ortRuntime()).capabilities;
   },
   async submit(request) {
-    const { job_id } = await queue.submit(request, 'enhance');
+    const kind = (request as { kind?: 'enhance' | 'generate' }).kind ?? 'enhance';
+    const { job_id } = await queue.submit(request, kind);
     return { job_id };
+  },
+  async generate(request: JobRequest, onProgress?: (event: JobEvent) => void): Promise<JobResult> {
+    const { job_id, done } = await queue.submit(request, 'generate');
+    if (!onProgress) return done;
+    const sub = queue.subscribe((e) => {
+      if (e.job_id === job_id) return onProgress(e);
+    });
+    try {
+      return await done;
+    } finally {
+      queue.unsubscribe(sub);
+    }
   },
   cancel: (jobId) => queue.cancel(jobId),
   async subscribe(listener) {

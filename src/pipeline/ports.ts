@@ -46,6 +46,7 @@ export interface ProgressEvent {
 export interface StageServices {
   artifacts: ArtifactSink;
   upscalers?: UpscalerProvider;
+  diffusion?: DiffusionProvider;
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
   /** Monotonic clock in milliseconds (performance.now in browsers). */
@@ -86,4 +87,17 @@ export interface VaeDecoderPort {
 export interface VaeEncoderPort {
   /** `sample` `[b, 3, H, W]` in [−1, 1] → latent mean `[b, 4, H/8, W/8]` (not yet scaled). */
   run(image: Tensor): Promise<Tensor>;
+}
+
+/** A Stable Diffusion checkpoint opened for the denoising loop, with its registry name and defaults. */
+export interface DiffusionModelHandle {
+  name: string;
+  models: import('./diffusion/text-to-image').DiffusionModels;
+  /** Family sampling defaults (from the registry's family settings). */
+  defaults: { steps: number; guidance_scale: number; scheduler: string; width?: number; height?: number };
+}
+
+export interface DiffusionProvider {
+  /** Opens (or reuses) a registered checkpoint; without a name, the default one. Clear error if none. */
+  load(model: string | undefined): Promise<DiffusionModelHandle>;
 }

@@ -25,7 +25,7 @@ export interface StudioApi {
   init(preference: BackendPreference): Promise<Capabilities>;
   capabilities(): Promise<Capabilities>;
 
-  submit(request: JobRequest & { kind?: 'enhance' }): Promise<{ job_id: string }>;
+  submit(request: JobRequest & { kind?: 'enhance' | 'generate' }): Promise<{ job_id: string }>;
   cancel(jobId: string): Promise<boolean>;
   /** Every job's events; returns a subscription id for `unsubscribe`. */
   subscribe(listener: (event: JobEvent) => void): Promise<number>;
@@ -33,6 +33,8 @@ export interface StudioApi {
   listJobs(): Promise<JobSummary[]>;
   getJob(jobId: string): Promise<JobSummary | undefined>;
 
+  /** The seed's /generate: submit and wait (a text_to_image pipeline; a seed is drawn if absent). */
+  generate(request: JobRequest, onProgress?: (event: JobEvent) => void): Promise<JobResult>;
   /** The seed's /enhance: submit and wait. */
   enhance(request: JobRequest, onProgress?: (event: JobEvent) => void): Promise<JobResult>;
 

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { PipelineStage } from '../stage';
+import { textToImageStage } from './text-to-image';
 import { upscalerStage } from './upscaler';
 
 /** How a `stage_type` is validated and built. */
@@ -11,7 +12,7 @@ export interface StageDefinition {
 }
 
 export const stageDefinitions: ReadonlyMap<string, StageDefinition> = new Map(
-  [upscalerStage].map((d) => [d.stageType, d as StageDefinition]),
+  [textToImageStage, upscalerStage].map((d) => [d.stageType, d as StageDefinition]),
 );
 
 export function knownStageTypes(): string[] {

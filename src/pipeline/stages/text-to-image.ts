@@ -1,0 +1,115 @@
+import { z } from 'zod';
+import type { PipelineContext } from '../context';
+import { tensorToImages } from '../diffusion/latents';
+import { SCHEDULER_NAMES } from '../diffusion/schedulers';
+import { textToImage } from '../diffusion/text-to-image';
+import type { StageServices } from '../ports';
+import { PipelineStage, StageInputError } from '../stage';
+import type { Tensor } from '../tensor';
+
+/** The seed's TextToImageStage, real: Stable Diffusion through the diffusion ports. */
+export const TextToImageParameters = z.object({
+  prompt: z.string().optional(),
+  negative_prompt: z.string().default(''),
+  /** A registered checkpoint; absent = the default one. */
+  model: z.string().min(1).optional(),
+  /** Required by the time the stage runs: the worker draws one when a job has none. */
+  seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  /** Absent = the model family's default. */
+  steps: z.number().int().min(1).max(1000).optional(),
+  guidance_scale: z.number().min(0).max(50).optional(),
+  scheduler: z.enum(SCHEDULER_NAMES).optional(),
+  karras: z.boolean().default(false),
+  width: z.number().int().min(8).optional(),
+  height: z.number().int().min(8).optional(),
+  batch_size: z.number().int().min(1).max(16).default(1),
+  emphasis: z.enum(['original', 'no-norm', 'ignore', 'none']).default('original'),
+  /** Unscaled noise `[b, 4, h/8, w/8]` to reproduce an image exactly. */
+  latents: z.custom<Tensor>((v) => typeof v === 'object' && v !== null && (v as Tensor).data instanceof Float32Array).optional(),
+});
+export type TextToImageParameters = z.infer<typeof TextToImageParameters>;
+
+export class TextToImageStage extends PipelineStage {
+  readonly stageType = 'text_to_image';
+
+  constructor(
+    name: string,
+    readonly parameters: TextToImageParameters,
+  ) {
+    super(name);
+  }
+
+  override async validateInput(): Promise<string | null> {
+    const prompt = this.parameters.prompt;
+    if (prompt === undefined) return 'prompt is required';
+    if (prompt.trim() === '') return 'prompt is empty: describe the image to make';
+    if (this.parameters.seed === undefined && !this.parameters.latents) return 'seed is required';
+    return null;
+  }
+
+  async execute(context: PipelineContext, services: StageServices): Promise<PipelineContext> {
+    if (!services.diffusion) throw new StageInputError('no Stable Diffusion model can run here');
+    const p = this.parameters;
+    const handle = await services.diffusion.load(p.model);
+    const params = {
+      prompt: p.prompt!,
+      negative_prompt: p.negative_prompt,
+      steps: p.steps ?? handle.defaults.steps,
+      guidance_scale: p.guidance_scale ?? handle.defaults.guidance_scale,
+      scheduler: p.scheduler ?? (handle.defaults.scheduler as TextToImageParameters['scheduler']),
+      karras: p.karras,
+      width: p.width ?? handle.defaults.width ?? 512,
+      height: p.height ?? handle.defaults.height ?? 512,
+      seed: p.seed ?? 0,
+      batch_size: p.batch_size,
+      emphasis: p.emphasis,
+      latents: p.latents,
+    };
+    const now = services.now ?? (() => Date.now());
+    const started = now();
+    const result = await textToImage(handle.models, params, {
+      signal: services.signal,
+      onProgress: (step, total, preview) => services.onProgress?.({ stage: this.name, step, total, preview }),
+    });
+    const ms = Math.round(now() - started);
+    const images = tensorToImages(result);
+    const jobId = String(context.get('job_id', 'unknown'));
+    const metadata = {
+      model: handle.name,
+      ...params,
+      latents: p.latents ? 'given' : undefined,
+      scheduler: result.info.scheduler,
+      rng: result.info.rng,
+      timesteps: result.info.timesteps,
+      prompt_chunks: result.info.promptChunks,
+      prompt_truncated: result.info.promptTruncated,
+      output_size: [params.width, params.height],
+      ms,
+    };
+    const ids: string[] = [];
+    for (let i = 0; i < images.length; i++) {
+      const name = images.length === 1 ? `${jobId}/generated.png` : `${jobId}/generated-${i + 1}.png`;
+      const id = await services.artifacts.save(name, images[i], {
+        stage: this.name,
+        stage_type: this.stageType,
+        parameters: { ...params, latents: undefined, seed: params.seed },
+        ...metadata,
+        batch_index: i,
+      });
+      context.addArtifact(id);
+      ids.push(id);
+    }
+    context.set('image', images[0]);
+    context.set('images', images);
+    context.set('generated_artifacts', ids);
+    context.set('seed', params.seed);
+    context.setMetadata(this.name, metadata);
+    return context;
+  }
+}
+
+export const textToImageStage = {
+  stageType: 'text_to_image',
+  parameters: TextToImageParameters,
+  create: (name: string, parameters: Record<string, unknown>) => new TextToImageStage(name, parameters as TextToImageParameters),
+};

@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DiffusionProvider, StageServices } from '../../src/pipeline/ports';
+import { Workbench } from '../../src/pipeline/workbench';
+import type { LoadedDiffusionModel } from '../../workers/ort/diffusion-model';
+import { createMemorySink } from '../helpers/memory-sink';
+import { createBoxUpscaler } from '../helpers/test-upscaler';
+import { loadTinyModel } from '../helpers/tiny-models';
+
+let tiny: LoadedDiffusionModel;
+beforeAll(async () => {
+  tiny = await loadTinyModel('sd15-fp32-dynamic');
+});
+afterAll(async () => tiny?.release());
+
+function services() {
+  const sink = createMemorySink();
+  const loads: Array<string | undefined> = [];
+  const diffusion: DiffusionProvider = {
+    async load(model) {
+      loads.push(model);
+      if (model && model !== 'tiny') throw new Error(`no checkpoint named '${model}'`);
+      return { name: 'tiny', models: tiny, defaults: { steps: 2, guidance_scale: 7, scheduler: 'euler', width: 64, height: 64 } };
+    },
+  };
+  const svc: StageServices = {
+    artifacts: sink,
+    diffusion,
+    upscalers: { load: async (_m, f) => createBoxUpscaler(f), available: async () => [] },
+  };
+  return { svc, sink, loads };
+}
+
+const config = { stages: [{ stage_type: 'text_to_image' }] };
+
+describe('text_to_image stage', () => {
+  it('generates with the family defaults and saves <job>/generated.png', async () => {
+    const { svc, sink } = services();
+    const result = await new Workbench(config).execute({ prompt: 'a red boat', seed: 5 }, 'job-9', svc);
+    expect(result.error).toBeNull();
+    expect(sink.saved.map((s) => s.name)).toEqual(['job-9/generated.png']);
+    expect([sink.saved[0].image.width, sink.saved[0].image.height]).toEqual([64, 64]);
+    expect(result.metadata.text_to_image).toMatchObject({ model: 'tiny', steps: 2, guidance_scale: 7, seed: 5, scheduler: 'euler' });
+    expect(result.data.seed).toBe(5);
+  });
+
+  it('a batch saves -1, -2; job values win over stage parameters', async () => {
+    const { svc, sink } = services();
+    const wb = new Workbench({ stages: [{ stage_type: 'text_to_image', parameters: { steps: 3, batch_size: 1 } }] });
+    const result = await wb.execute({ prompt: 'x', seed: 1, batch_size: 2 }, 'j', svc);
+    expect(result.error).toBeNull();
+    expect(sink.saved.map((s) => s.name)).toEqual(['j/generated-1.png', 'j/generated-2.png']);
+    expect(result.metadata.text_to_image.steps).toBe(3);
+  });
+
+  it('feeds the upscaler: text_to_image → upscaler', async () => {
+    const { svc, sink } = services();
+    const result = await new Workbench({ stages: [{ stage_type: 'text_to_image' }, { stage_type: 'upscaler', parameters: { upscale_factor: 2 } }] }).execute(
+      { prompt: 'a field', seed: 3 },
+      'j',
+      svc,
+    );
+    expect(result.error).toBeNull();
+    expect(sink.saved.map((s) => [s.name, s.image.width])).toEqual([
+      ['j/generated.png', 64],
+      ['j/generated_upscaled.png', 128],
+    ]);
+  });
+
+  it.each([
+    [{ seed: 1 }, /prompt is required/],
+    [{ prompt: '  ', seed: 1 }, /prompt is empty/],
+    [{ prompt: 'x' }, /seed is required/],
+    [{ prompt: 'x', seed: 1, model: 'other' }, /no checkpoint named 'other'/],
+    [{ prompt: 'x', seed: 1, scheduler: 'heun' }, /scheduler/],
+    [{ prompt: 'x', seed: 1, width: 65 }, /width must be a multiple of 8/],
+  ])('refuses %o with a clear error', async (input, message) => {
+    const { svc, sink } = services();
+    const result = await new Workbench(config).execute(input, 'j', svc);
+    expect(result.success).toBe(false);
+    expect(result.error).toMatch(message);
+    expect(sink.saved).toHaveLength(0);
+  });
+});
