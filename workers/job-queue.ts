@@ -9,6 +9,9 @@ import { Workbench, type WorkbenchResult } from '../src/pipeline/workbench';
 import type { JobEvent } from '../src/protocol/events';
 import { ImageFileInput, JobRequest, type JobKind, type JobResult, type JobSummary } from '../src/protocol/schemas';
 import type { ArtifactRepository } from '../src/storage/artifacts';
+import { formatInfotext, samplerToA1111 } from '../src/media/infotext';
+import { addPngTextChunks } from '../src/media/png-text';
+import type { SchedulerName } from '../src/pipeline/diffusion/schedulers';
 import type { JobRepository } from '../src/storage/jobs';
 
 export interface JobQueueDeps {
@@ -153,7 +156,7 @@ export class JobQueue {
       },
       artifacts: {
         save: async (name, image, metadata) => {
-          const png = this.deps.encodePng(image);
+          const png = addPngTextChunks(this.deps.encodePng(image), textChunks(metadata));
           const stage = String(metadata.stage ?? '');
           const id = await this.deps.artifacts.save(
             {
@@ -236,6 +239,35 @@ function withSeed(config: unknown, input: Record<string, unknown>): Record<strin
   const generates = Array.isArray(stages) && stages.some((s) => s?.stage_type === 'text_to_image' && s.parameters?.seed === undefined);
   if (!generates || input.seed !== undefined || input.latents !== undefined) return input;
   return { ...input, seed: crypto.getRandomValues(new Uint32Array(1))[0] };
+}
+
+/**
+ * Parameters travel with the image: our JSON (every stage's metadata) always, and A1111's
+ * `parameters` text for generated images so other tools can read them.
+ */
+export function textChunks(metadata: Record<string, unknown>): Array<{ keyword: string; text: string }> {
+  const chunks = [{ keyword: 'media-lab', text: JSON.stringify(metadata) }];
+  if (metadata.stage_type === 'text_to_image') {
+    const m = metadata as Record<string, number & string & boolean>;
+    const [scheduler, schedule] = String(m.scheduler).split(' ');
+    const { sampler, scheduleType } = samplerToA1111(scheduler as SchedulerName, schedule === 'karras');
+    chunks.unshift({
+      keyword: 'parameters',
+      text: formatInfotext({
+        prompt: m.prompt,
+        negative_prompt: m.negative_prompt,
+        steps: m.steps,
+        sampler,
+        scheduleType,
+        cfg_scale: m.guidance_scale,
+        seed: m.seed,
+        width: m.width,
+        height: m.height,
+        model: m.model,
+      }),
+    });
+  }
+  return chunks;
 }
 
 function failure(jobId: string, error: string): JobResult {

@@ -66,7 +66,18 @@ describe('generate jobs on an imported checkpoint (worker side, Node)', () => {
     expect(first.metadata.text_to_image).toMatchObject({ model: 'tiny', seed, steps: 2 });
     const again = await (await queue.submit(generate({ prompt: 'a cat', seed }), 'generate')).done;
     const blob = async (id: string) => Buffer.from(await (await artifacts.getBlob(id))!.arrayBuffer());
-    expect((await blob(again.artifacts[0])).equals(await blob(first.artifacts[0]))).toBe(true);
+    const { decodePng } = await import('../../src/media/png');
+    const pixels = async (id: string) => Buffer.from(decodePng(new Uint8Array(await blob(id))).data);
+    expect((await pixels(again.artifacts[0])).equals(await pixels(first.artifacts[0]))).toBe(true);
+
+    // The PNG carries A1111's parameters and our JSON.
+    const { readPngTextChunks } = await import('../../src/media/png-text');
+    const { parseInfotext } = await import('../../src/media/infotext');
+    const chunks = readPngTextChunks(new Uint8Array(await blob(first.artifacts[0])));
+    const params = parseInfotext(chunks.find((c) => c.keyword === 'parameters')!.text);
+    expect(params.prompt).toBe('a cat');
+    expect(params.params).toMatchObject({ Steps: '2', Seed: String(seed), Size: '64x64', Model: 'tiny' });
+    expect(JSON.parse(chunks.find((c) => c.keyword === 'media-lab')!.text)).toMatchObject({ stage_type: 'text_to_image', seed });
 
     const wrong = await (await queue.submit(generate({ prompt: 'a cat', model: 'nope' }), 'generate')).done;
     expect(wrong.error).toMatch(/no model named 'nope'/);
