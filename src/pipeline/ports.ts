@@ -4,6 +4,7 @@
  */
 import type { Tensor } from './tensor';
 import type { RgbaImage } from './image/rgba';
+import type { DiffusionModels } from './diffusion/text-to-image';
 
 /** A super-resolution model: NCHW `[1, 3, h, w]` in → `[1, 3, h·scale, w·scale]` out. */
 export interface UpscalerPort {
@@ -92,7 +93,7 @@ export interface VaeEncoderPort {
 /** A Stable Diffusion checkpoint opened for the denoising loop, with its registry name and defaults. */
 export interface DiffusionModelHandle {
   name: string;
-  models: import('./diffusion/text-to-image').DiffusionModels;
+  models: DiffusionModels;
   /** Family sampling defaults (from the registry's family settings). */
   defaults: { steps: number; guidance_scale: number; scheduler: string; width?: number; height?: number };
 }
