@@ -81,3 +81,48 @@ describe('text_to_image stage', () => {
     expect(sink.saved).toHaveLength(0);
   });
 });
+
+describe('refiner stage (img2img)', () => {
+  const image = (w: number, h: number) => {
+    const data = new Uint8ClampedArray(w * h * 4);
+    for (let i = 0; i < w * h; i++) data.set([(i * 7) % 256, (i * 3) % 256, 128, 255], i * 4);
+    return { width: w, height: h, data };
+  };
+
+  it('refines a given image at strength 0.3 by default: 3 of 10 steps, <job>/generated_refined.png', async () => {
+    const { svc, sink } = services();
+    const result = await new Workbench({ stages: [{ stage_type: 'refiner', parameters: { steps: 10 } }] }).execute(
+      { image: image(64, 64), prompt: 'sharper' },
+      'j',
+      svc,
+    );
+    expect(result.error).toBeNull();
+    expect(sink.saved.map((s) => s.name)).toEqual(['j/generated_refined.png']);
+    expect(result.metadata.refiner).toMatchObject({ model: 'tiny', strength: 0.3, steps_run: 3, output_shape: [64, 64, 4], high_res_fix: false });
+  });
+
+  it('a per-job strength wins; text_to_image → refiner → upscaler keeps every stage image', async () => {
+    const { svc, sink } = services();
+    const wb = new Workbench({
+      stages: [{ stage_type: 'text_to_image' }, { stage_type: 'refiner', parameters: { steps: 4 } }, { stage_type: 'upscaler' }],
+    });
+    const result = await wb.execute({ prompt: 'a hill', seed: 2, strength: 0.5 }, 'j', svc);
+    expect(result.error).toBeNull();
+    expect(result.metadata.refiner).toMatchObject({ strength: 0.5, steps_run: 2 });
+    expect(sink.saved.map((s) => s.name)).toEqual(['j/generated.png', 'j/generated_refined.png', 'j/generated_upscaled.png']);
+  });
+
+  it.each([
+    [{ image: image(64, 64), strength: 1.5 }, /strength must be between 0 and 1/],
+    [{ image: image(64, 64), strength: -0.1 }, /strength must be between 0 and 1/],
+    [{}, /no input image to refine/],
+    [{ image: image(60, 64) }, /multiples of 8/],
+    [{ image: image(64, 64), steps: 2 }, /steps × strength must be at least 1/],
+  ])('refuses %#: a clear error, nothing saved', async (input, message) => {
+    const { svc, sink } = services();
+    const result = await new Workbench({ stages: [{ stage_type: 'refiner' }] }).execute(input, 'j', svc);
+    expect(result.success).toBe(false);
+    expect(result.error).toMatch(message);
+    expect(sink.saved).toHaveLength(0);
+  });
+});

@@ -133,7 +133,8 @@ function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
 async function run(models: DiffusionModels, raw: TextToImageParams, mode: Mode, options: RunOptions): Promise<DiffusionResult> {
   // 1. Check everything before any model runs.
   const p = parse(TextToImageParams, raw);
-  if (p.prompt.trim() === '') throw new Error('prompt is empty: describe the image to make');
+  // Starting from an image, an empty prompt is a valid (unconditional) refinement.
+  if (mode.kind === 'txt2img' && p.prompt.trim() === '') throw new Error('prompt is empty: describe the image to make');
   const { unet } = models;
   const h = p.height / 8;
   const w = p.width / 8;

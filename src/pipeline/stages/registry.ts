@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { PipelineStage } from '../stage';
+import { refinerStage } from './refiner';
 import { textToImageStage } from './text-to-image';
 import { upscalerStage } from './upscaler';
 
@@ -12,7 +13,7 @@ export interface StageDefinition {
 }
 
 export const stageDefinitions: ReadonlyMap<string, StageDefinition> = new Map(
-  [textToImageStage, upscalerStage].map((d) => [d.stageType, d as StageDefinition]),
+  [textToImageStage, refinerStage, upscalerStage].map((d) => [d.stageType, d as StageDefinition]),
 );
 
 export function knownStageTypes(): string[] {
