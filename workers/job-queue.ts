@@ -152,7 +152,16 @@ export class JobQueue {
         if (!pace || pace.stage !== p.stage || p.step < pace.step) pace = { stage: p.stage, step: p.step, at: now };
         const stepsTimed = p.step - pace.step;
         const eta = stepsTimed > 0 ? ((now - pace.at) / stepsTimed) * (p.total - p.step) : undefined;
-        this.emit({ type: 'progress', job_id: job.id, stage: p.stage, step: p.step, total: p.total, elapsed_ms: elapsed, eta_ms: eta });
+        this.emit({
+          type: 'progress',
+          job_id: job.id,
+          stage: p.stage,
+          step: p.step,
+          total: p.total,
+          elapsed_ms: elapsed,
+          eta_ms: eta,
+          ...(p.preview ? { preview: { width: p.preview.width, height: p.preview.height, data: p.preview.data } } : {}),
+        });
       },
       artifacts: {
         save: async (name, image, metadata) => {

@@ -1,5 +1,12 @@
 import type { JobKind, JobResult } from './schemas';
 
+/** RGBA pixels, row-major, 4 bytes per pixel. */
+export interface PreviewImage {
+  width: number;
+  height: number;
+  data: Uint8ClampedArray;
+}
+
 /** Events the worker sends to every subscriber, for every job. */
 export type JobEvent =
   | { type: 'queued'; job_id: string; kind: JobKind; position: number }
@@ -12,6 +19,8 @@ export type JobEvent =
       total: number;
       elapsed_ms: number;
       eta_ms?: number;
+      /** Every few denoising steps: the latents seen as a small RGBA image (1/8 of the size). */
+      preview?: PreviewImage;
     }
   | { type: 'artifact'; job_id: string; artifact_id: string; name: string }
   | { type: 'finished'; job_id: string; result: JobResult }
