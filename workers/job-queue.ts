@@ -67,9 +67,11 @@ export class JobQueue {
     }
   }
 
-  /** Queues a job; a malformed request still becomes a job that fails with the reason. */
-  async submit(raw: unknown, kind: JobKind = 'enhance'): Promise<{ job_id: string; done: Promise<JobResult> }> {
-    const id = crypto.randomUUID();
+  /**
+   * Queues a job; a malformed request still becomes a job that fails with the reason. `id` is
+   * given when another tab submits through this one (it chose the id, so a retry cannot run twice).
+   */
+  async submit(raw: unknown, kind: JobKind = 'enhance', id: string = crypto.randomUUID()): Promise<{ job_id: string; done: Promise<JobResult> }> {
     const parsed = JobRequest.safeParse(raw);
     const request = parsed.success
       ? { pipeline_config: parsed.data.pipeline_config, input_data: withSeed(parsed.data.pipeline_config, parsed.data.input_data) }
@@ -77,14 +79,10 @@ export class JobQueue {
     let resolve!: (r: JobResult) => void;
     const done = new Promise<JobResult>((r) => (resolve = r));
     const job: QueuedJob = { id, kind, request, controller: new AbortController(), done, resolve };
-    await this.deps.jobs.create({
-      id,
-      kind,
-      status: 'queued',
-      request: storableRequest(request),
-      created_at: this.now(),
-      artifacts: [],
-    });
+    await this.deps.jobs.create(
+      { id, kind, status: 'queued', request: storableRequest(request), created_at: this.now(), artifacts: [] },
+      parsed.success ? request : undefined,
+    );
     if (!parsed.success) {
       await this.finish(job, failure(id, 'the request must be {pipeline_config, input_data}'), 'failed');
       return { job_id: id, done };
@@ -93,6 +91,23 @@ export class JobQueue {
     this.emit({ type: 'queued', job_id: id, kind, position: this.queue.length + (this.running ? 1 : 0) });
     void this.pump();
     return { job_id: id, done };
+  }
+
+  /** Queues jobs a closed tab left waiting (found in storage by the tab taking over). */
+  resume(jobs: Array<{ job: { id: string; kind: JobKind }; input: { pipeline_config: unknown; input_data: Record<string, unknown> } }>): void {
+    for (const { job, input } of jobs) {
+      let resolve!: (r: JobResult) => void;
+      const done = new Promise<JobResult>((r) => (resolve = r));
+      const request = { pipeline_config: input.pipeline_config, input_data: input.input_data };
+      this.queue.push({ id: job.id, kind: job.kind, request, controller: new AbortController(), done, resolve });
+      this.emit({ type: 'queued', job_id: job.id, kind: job.kind, position: this.queue.length + (this.running ? 1 : 0) });
+    }
+    void this.pump();
+  }
+
+  /** Ids of the running job and the waiting ones, in order. */
+  pending(): string[] {
+    return [...(this.running ? [this.running.id] : []), ...this.queue.map((j) => j.id)];
   }
 
   async cancel(jobId: string): Promise<boolean> {

@@ -16,6 +16,7 @@ import { ModelRegistry } from '../src/registry/registry';
 import { BundledManifest, bundledModelInfo } from '../src/registry/bundled';
 import type { ModelInfo } from '../src/protocol/models';
 import { JobQueue } from './job-queue';
+import { QueueHost, QUEUE_CHANNEL, type LockManagerLike } from './queue-host';
 import { ModelsService } from './models-service';
 import { probeModel } from './ort/probe';
 import { OrtDiffusionProvider } from './ort/diffusion-provider';
@@ -25,8 +26,6 @@ import { OrtUpscalerProvider } from './ort/upscalers';
 const db = openStudioDb();
 const artifacts = new ArtifactRepository(db);
 const jobs = new JobRepository(db);
-// Jobs left running or queued by a closed tab can never finish: say so once at start.
-const interrupted = jobs.markInterrupted().catch(() => []);
 const modelRepo = new ModelRepository(db);
 const startedAt = new Date().toISOString();
 
@@ -107,23 +106,36 @@ const diffusion = new OrtDiffusionProvider({
 });
 
 let backendName = 'wasm';
-const queue = new JobQueue({
-  jobs,
-  artifacts,
-  upscalers,
-  diffusion: async () => diffusion,
-  decodeImage: decodeImageFile,
-  encodePng,
-  backend: () => backendName,
-  now: () => performance.timeOrigin + performance.now(),
-});
+/** Without Web Locks (very old browsers) every tab runs its own jobs, as before there were tabs. */
+const alwaysGranted: LockManagerLike = { request: (_name, _options, callback) => callback({}) };
+// Created at init(), after the backend is known: only the tab holding the queue lock runs jobs.
+let host: QueueHost | null = null;
+function queueHost(): QueueHost {
+  host ??= new QueueHost({
+    jobs,
+    locks: (self.navigator as Navigator & { locks?: LockManagerLike }).locks ?? alwaysGranted,
+    channel: new BroadcastChannel(QUEUE_CHANNEL),
+    createQueue: () =>
+      new JobQueue({
+        jobs,
+        artifacts,
+        upscalers,
+        diffusion: async () => diffusion,
+        decodeImage: decodeImageFile,
+        encodePng,
+        backend: () => backendName,
+        now: () => performance.timeOrigin + performance.now(),
+      }),
+  });
+  return host;
+}
 
 const api: StudioApi = {
   async init(preference: BackendPreference): Promise<Capabilities> {
     runtime ??= startOrt(preference);
     const { capabilities } = await runtime;
     backendName = capabilities.backend;
-    await interrupted;
+    await queueHost().ready;
     await cleanedUp;
     void modelsService.resumeVerification();
     return capabilities;
@@ -133,41 +145,27 @@ const api: StudioApi = {
   },
   async submit(request) {
     const kind = (request as { kind?: 'enhance' | 'generate' }).kind ?? 'enhance';
-    const { job_id } = await queue.submit(request, kind);
+    const { job_id } = await queueHost().submit(request, kind);
     return { job_id };
   },
   async generate(request: JobRequest, onProgress?: (event: JobEvent) => void): Promise<JobResult> {
-    const { job_id, done } = await queue.submit(request, 'generate');
-    if (!onProgress) return done;
-    const sub = queue.subscribe((e) => {
-      if (e.job_id === job_id) return onProgress(e);
-    });
-    try {
-      return await done;
-    } finally {
-      queue.unsubscribe(sub);
-    }
+    return submitAndWait(request, 'generate', onProgress);
   },
-  cancel: (jobId) => queue.cancel(jobId),
+  cancel: (jobId) => queueHost().cancel(jobId),
   async subscribe(listener) {
-    return queue.subscribe(listener);
+    return queueHost().subscribe(listener);
   },
   async unsubscribe(id) {
-    queue.unsubscribe(id);
+    queueHost().unsubscribe(id);
   },
-  listJobs: () => queue.list(),
-  getJob: (id) => queue.get(id),
+  listJobs: () => queueHost().list(),
+  getJob: (id) => queueHost().get(id),
+  async queueRole() {
+    await queueHost().ready;
+    return queueHost().role;
+  },
   async enhance(request: JobRequest, onProgress?: (event: JobEvent) => void): Promise<JobResult> {
-    const { job_id, done } = await queue.submit(request, 'enhance');
-    if (!onProgress) return done;
-    const sub = queue.subscribe((e) => {
-      if (e.job_id === job_id) return onProgress(e);
-    });
-    try {
-      return await done;
-    } finally {
-      queue.unsubscribe(sub);
-    }
+    return submitAndWait(request, 'enhance', onProgress);
   },
   async upscalers() {
     return (await upscalers()).available();
@@ -196,5 +194,26 @@ const api: StudioApi = {
     clear: () => artifacts.clear(),
   },
 };
+
+/** Submits a job and waits for its end, passing its events on (events may come from another tab). */
+async function submitAndWait(request: JobRequest, kind: 'generate' | 'enhance', onProgress?: (event: JobEvent) => void): Promise<JobResult> {
+  const jobsHost = queueHost();
+  let jobId: string | null = null;
+  const early: JobEvent[] = [];
+  const sub = onProgress
+    ? jobsHost.subscribe((e) => {
+        if (jobId === null) early.push(e);
+        else if (e.job_id === jobId) return onProgress(e);
+      })
+    : null;
+  try {
+    const { job_id, done } = await jobsHost.submit(request, kind);
+    jobId = job_id;
+    for (const e of early) if (e.job_id === job_id) void onProgress?.(e);
+    return await done;
+  } finally {
+    if (sub !== null) jobsHost.unsubscribe(sub);
+  }
+}
 
 Comlink.expose(api);

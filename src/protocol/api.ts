@@ -31,6 +31,8 @@ export interface StudioApi {
   subscribe(listener: (event: JobEvent) => void): Promise<number>;
   unsubscribe(id: number): Promise<void>;
   listJobs(): Promise<JobSummary[]>;
+  /** 'owner': this tab runs the jobs; 'watcher': another tab of the studio does, this one follows. */
+  queueRole(): Promise<'owner' | 'watcher'>;
   getJob(jobId: string): Promise<JobSummary | undefined>;
 
   /** The seed's /generate: submit and wait (a text_to_image pipeline; a seed is drawn if absent). */

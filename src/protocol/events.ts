@@ -25,6 +25,8 @@ export type JobEvent =
   | { type: 'artifact'; job_id: string; artifact_id: string; name: string }
   | { type: 'finished'; job_id: string; result: JobResult }
   | { type: 'failed'; job_id: string; error: string; result?: JobResult }
-  | { type: 'cancelled'; job_id: string };
+  | { type: 'cancelled'; job_id: string }
+  /** Found at start by the tab taking over the queue: the tab that ran it closed. */
+  | { type: 'interrupted'; job_id: string; error: string };
 
 export type JobEventListener = (event: JobEvent) => void;

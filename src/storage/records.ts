@@ -58,6 +58,18 @@ export const JobRecordSchema = z.object({
 export type JobRecord = z.infer<typeof JobRecordSchema>;
 
 /**
+ * A job's whole input (image bytes, latents included), kept while the job is queued or running
+ * so the tab that takes over the queue after a reload can still run it. Its own store, so that
+ * listing jobs never loads image bytes.
+ */
+export const JobInputRecordSchema = z.object({
+  id: z.string().min(1),
+  pipeline_config: z.unknown(),
+  input_data: plainObject,
+});
+export type JobInputRecord = z.infer<typeof JobInputRecordSchema>;
+
+/**
  * One piece of a stored model file. The model's row in `models` (ModelInfo, validated with the
  * protocol's schema) is what makes the file usable; chunks alone are never shown to the user.
  */

@@ -4,11 +4,11 @@
  */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { ModelInfo } from '../protocol/models';
-import type { ArtifactBlobRecord, ArtifactRecord, JobRecord, ModelChunkRecord } from './records';
+import type { ArtifactBlobRecord, ArtifactRecord, JobInputRecord, JobRecord, ModelChunkRecord } from './records';
 
 export const DB_NAME = 'media-lab';
-/** 1: artifacts, artifact_blobs, jobs. 2: models, model_chunks. */
-export const DB_VERSION = 2;
+/** 1: artifacts, artifact_blobs, jobs. 2: models, model_chunks. 3: job_inputs. */
+export const DB_VERSION = 3;
 
 export interface StudioDbSchema extends DBSchema {
   artifacts: {
@@ -24,6 +24,11 @@ export interface StudioDbSchema extends DBSchema {
     key: string;
     value: JobRecord;
     indexes: { by_created: number };
+  };
+  /** The full input of each unfinished job (deleted when it ends). */
+  job_inputs: {
+    key: string;
+    value: JobInputRecord;
   };
   /** The model registry: one small row per usable model, keyed by its user-visible name. */
   models: {
@@ -42,7 +47,7 @@ export interface StudioDbSchema extends DBSchema {
 }
 
 export type StudioDb = IDBPDatabase<StudioDbSchema>;
-export type StudioStoreName = 'artifacts' | 'artifact_blobs' | 'jobs' | 'models' | 'model_chunks';
+export type StudioStoreName = 'artifacts' | 'artifact_blobs' | 'jobs' | 'job_inputs' | 'models' | 'model_chunks';
 
 export interface OpenStudioDbOptions {
   /** Database name; tests pass a fresh one each. */
@@ -81,6 +86,9 @@ export function openStudioDb(options: OpenStudioDbOptions = {}): Promise<StudioD
         // keys. Both are read with key cursors / getAllKeys, so no chunk blob is loaded.
         chunks.createIndex('by_import', 'import_id');
         chunks.createIndex('by_file', 'file_id');
+      }
+      if (oldVersion < 3) {
+        db.createObjectStore('job_inputs', { keyPath: 'id' });
       }
     },
     blocked(currentVersion, blockedVersion) {

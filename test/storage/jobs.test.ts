@@ -80,30 +80,53 @@ describe('JobRepository', () => {
     expect((await jobs.list()).map((j) => j.id)).toEqual(['new', 'mid', 'old']);
   });
 
-  it('markInterrupted turns running and queued jobs into interrupted ones, with a reason', async () => {
+  it('recoverAfterRestart: running → interrupted; queued with a kept input → resumable, oldest first; queued without → interrupted', async () => {
     const statuses: JobStatus[] = ['running', 'queued', 'succeeded', 'failed', 'cancelled', 'interrupted'];
-    for (const [i, status] of statuses.entries()) await jobs.create(job({ id: status, status, created_at: i }));
+    for (const [i, status] of statuses.entries()) await jobs.create(job({ id: status, status, created_at: 10 + i }));
+    const bytes = new Uint8Array([1, 2, 3]).buffer;
+    const input = (id: string) => ({ pipeline_config: { stages: [] }, input_data: { image_file: { name: id, type: 'image/png', bytes } } });
+    await jobs.create(job({ id: 'queued-late', created_at: 30 }), input('late'));
+    await jobs.create(job({ id: 'queued-early', created_at: 2 }), input('early'));
+    // A job that was running keeps no claim on its input either.
+    await jobs.create(job({ id: 'running-with-input', status: 'running', created_at: 3 }), input('r'));
 
-    const ids = await jobs.markInterrupted(12345);
-    expect(ids.sort()).toEqual(['queued', 'running']);
+    const { interrupted, resumable } = await jobs.recoverAfterRestart(12345);
+    expect(interrupted.sort()).toEqual(['queued', 'running', 'running-with-input']);
+    expect(resumable.map((r) => r.job.id)).toEqual(['queued-early', 'queued-late']);
+    // The binary input comes back whole.
+    const file = resumable[0].input.input_data.image_file as { bytes: ArrayBuffer };
+    expect([...new Uint8Array(file.bytes)]).toEqual([1, 2, 3]);
     expect(await jobs.get('running')).toMatchObject({ status: 'interrupted', error: INTERRUPTED_RUNNING, finished_at: 12345 });
     expect(await jobs.get('queued')).toMatchObject({ status: 'interrupted', error: INTERRUPTED_QUEUED, finished_at: 12345 });
+    expect(await jobs.get('queued-late')).toMatchObject({ status: 'queued' });
+    expect(await jobs.getInput('running-with-input')).toBeUndefined();
     expect(INTERRUPTED_RUNNING).toBe('the tab closed while this job was running');
     expect(INTERRUPTED_QUEUED).toBe('the tab closed while this job was waiting');
     for (const status of ['succeeded', 'failed', 'cancelled'] as const) {
       expect((await jobs.get(status))!.status).toBe(status);
     }
-    expect(await jobs.markInterrupted()).toEqual([]);
+    // Nothing changed for the resumable ones: a second pass finds them again.
+    expect((await jobs.recoverAfterRestart()).resumable.map((r) => r.job.id)).toEqual(['queued-early', 'queued-late']);
   });
 
-  it('skips damaged rows in list and markInterrupted with a warning; get throws a clear error', async () => {
+  it('keeps a job input until the job ends, then deletes it with the status change', async () => {
+    await jobs.create(job({ id: 'j' }), { pipeline_config: { a: 1 }, input_data: { seed: 4 } });
+    expect(await jobs.getInput('j')).toEqual({ id: 'j', pipeline_config: { a: 1 }, input_data: { seed: 4 } });
+    await jobs.update('j', { status: 'running' });
+    expect(await jobs.getInput('j')).toBeDefined();
+    await jobs.update('j', { status: 'succeeded' });
+    expect(await jobs.getInput('j')).toBeUndefined();
+    expect(await db.count('job_inputs')).toBe(0);
+  });
+
+  it('skips damaged rows in list and recoverAfterRestart with a warning; get throws a clear error', async () => {
     await jobs.create(job({ id: 'ok', status: 'running', created_at: 1 }));
     await db.put('jobs', { id: 'bad', request, kind: 'paint', status: 'running', created_at: 2, artifacts: [] } as unknown as JobRecord);
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
 
     expect((await jobs.list()).map((j) => j.id)).toEqual(['ok']);
     expect(warn).toHaveBeenCalledWith(expect.stringMatching(/skipping damaged job record "bad": kind/));
-    expect(await jobs.markInterrupted()).toEqual(['ok']);
+    expect((await jobs.recoverAfterRestart()).interrupted).toEqual(['ok']);
     await expect(jobs.get('bad')).rejects.toBeInstanceOf(CorruptRecordError);
     await expect(jobs.update('bad', { status: 'failed' })).rejects.toBeInstanceOf(CorruptRecordError);
   });

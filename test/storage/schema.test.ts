@@ -31,19 +31,22 @@ afterEach(() => {
 });
 
 describe('openStudioDb', () => {
-  it('uses the app database name and version 2 by default', async () => {
+  it('uses the app database name and version 3 by default', async () => {
     expect(DB_NAME).toBe('media-lab');
-    expect(DB_VERSION).toBe(2);
+    expect(DB_VERSION).toBe(3);
     const db = await open({});
     expect(db.name).toBe('media-lab');
-    expect(db.version).toBe(2);
+    expect(db.version).toBe(3);
   });
 
   it('creates every store and index on a fresh database', async () => {
     const db = await open({ name: freshName() });
-    expect([...db.objectStoreNames].sort()).toEqual(['artifact_blobs', 'artifacts', 'jobs', 'model_chunks', 'models']);
+    expect([...db.objectStoreNames].sort()).toEqual(['artifact_blobs', 'artifacts', 'job_inputs', 'jobs', 'model_chunks', 'models']);
 
-    const tx = db.transaction(['artifacts', 'artifact_blobs', 'jobs', 'models', 'model_chunks'], 'readonly');
+    const tx = db.transaction(['artifacts', 'artifact_blobs', 'jobs', 'job_inputs', 'models', 'model_chunks'], 'readonly');
+    const inputs = tx.objectStore('job_inputs');
+    expect(inputs.keyPath).toBe('id');
+    expect([...inputs.indexNames]).toEqual([]);
     const artifacts = tx.objectStore('artifacts');
     expect(artifacts.keyPath).toBe('id');
     expect([...artifacts.indexNames].sort()).toEqual(['by_created', 'by_job']);
@@ -86,7 +89,7 @@ describe('openStudioDb', () => {
     expect(await db.count('artifact_blobs')).toBe(1);
   });
 
-  it('upgrades a version 1 database: its rows stay and the model stores are added', async () => {
+  it('upgrades a version 1 database: its rows stay and the later stores are added', async () => {
     // Build a real v1 database with the raw API, exactly as step 1 of the ladder shipped
     // (frozen here on purpose: the test must not follow later edits of schema.ts).
     const name = freshName();
@@ -131,10 +134,10 @@ describe('openStudioDb', () => {
 
     const createStore = vi.spyOn(IDBDatabase.prototype, 'createObjectStore');
     const db = await open({ name });
-    expect(db.version).toBe(2);
-    // Only step 2 ran: step 1's stores were not created again.
-    expect(createStore.mock.calls.map((call) => call[0])).toEqual(['models', 'model_chunks']);
-    expect([...db.objectStoreNames].sort()).toEqual(['artifact_blobs', 'artifacts', 'jobs', 'model_chunks', 'models']);
+    expect(db.version).toBe(3);
+    // Only steps 2 and 3 ran: step 1's stores were not created again.
+    expect(createStore.mock.calls.map((call) => call[0])).toEqual(['models', 'model_chunks', 'job_inputs']);
+    expect([...db.objectStoreNames].sort()).toEqual(['artifact_blobs', 'artifacts', 'job_inputs', 'jobs', 'model_chunks', 'models']);
 
     // The old rows are all there and still pass the repositories' validation.
     expect(await new ArtifactRepository(Promise.resolve(db)).get('art-1')).toEqual(artifact);
@@ -146,6 +149,47 @@ describe('openStudioDb', () => {
     // and the new stores with their indexes work
     await db.put('model_chunks', { file_id: 'f', index: 0, import_id: 'i', bytes: 1, blob: new Blob(['x']), created_at: 1 });
     expect(await db.getAllKeysFromIndex('model_chunks', 'by_import', 'i')).toEqual([['f', 0]]);
+  });
+
+  it('upgrades a version 2 database: a queued job stays queued and job_inputs is added', async () => {
+    // A v2 database as step 2 shipped (frozen on purpose), with a queued job in it.
+    const name = freshName();
+    const v2 = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(name, 2);
+      request.onupgradeneeded = () => {
+        const db = request.result;
+        const artifacts = db.createObjectStore('artifacts', { keyPath: 'id' });
+        artifacts.createIndex('by_job', 'job_id');
+        artifacts.createIndex('by_created', 'created_at');
+        db.createObjectStore('artifact_blobs', { keyPath: 'id' });
+        const jobs = db.createObjectStore('jobs', { keyPath: 'id' });
+        jobs.createIndex('by_created', 'created_at');
+        db.createObjectStore('models', { keyPath: 'name' });
+        const chunks = db.createObjectStore('model_chunks', { keyPath: ['file_id', 'index'] });
+        chunks.createIndex('by_import', 'import_id');
+        chunks.createIndex('by_file', 'file_id');
+      };
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const job = { id: 'job-q', request: { pipeline_config: {}, input_data: {} }, kind: 'generate', status: 'queued', created_at: 5, artifacts: [] };
+    await new Promise<void>((resolve, reject) => {
+      const tx = v2.transaction('jobs', 'readwrite');
+      tx.objectStore('jobs').put(job);
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error);
+    });
+    v2.close();
+
+    const createStore = vi.spyOn(IDBDatabase.prototype, 'createObjectStore');
+    const db = await open({ name });
+    expect(db.version).toBe(3);
+    expect(createStore.mock.calls.map((call) => call[0])).toEqual(['job_inputs']);
+    const jobs = new JobRepository(Promise.resolve(db));
+    expect(await jobs.get('job-q')).toEqual(job);
+    // Its whole input was never kept (v2 had nowhere to keep it): taking over marks it interrupted.
+    expect(await jobs.recoverAfterRestart(9)).toEqual({ interrupted: ['job-q'], resumable: [] });
+    expect(await jobs.get('job-q')).toMatchObject({ status: 'interrupted', finished_at: 9 });
   });
 
   it('closes itself when another tab asks for a newer version, so that upgrade can proceed', async () => {

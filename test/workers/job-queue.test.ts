@@ -1,6 +1,6 @@
 import 'fake-indexeddb/auto';
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { decodeImageFile } from '../../src/media/decode-image';
 import { decodePng, encodePng } from '../../src/media/png';
 import type { JobEvent } from '../../src/protocol/events';
@@ -164,10 +164,29 @@ describe('JobQueue', () => {
     expect(await queue.cancel('no-such-job')).toBe(false);
   });
 
-  it('marks jobs left running by a closed tab as interrupted', async () => {
-    const { jobs } = setup();
-    await jobs.create({ id: 'old', kind: 'enhance', status: 'running', request: {}, created_at: 1 });
-    expect(await jobs.markInterrupted()).toEqual(['old']);
-    expect((await jobs.get('old'))?.status).toBe('interrupted');
+  it('keeps the whole input while a job waits, and runs resumed jobs in order', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const { queue, jobs, events } = setup({ gate });
+    const first = await queue.submit(upscale(2));
+    const second = await queue.submit(upscale(2));
+    // The waiting job's image bytes are kept (for a tab that takes over), not in the job row.
+    const kept = await jobs.getInput(second.job_id);
+    expect((kept!.input_data.image_file as { bytes: ArrayBuffer }).bytes.byteLength).toBe(astronautBytes.byteLength);
+    expect(queue.pending()).toEqual([first.job_id, second.job_id]);
+    release();
+    await first.done;
+    await second.done;
+    expect(await jobs.getInput(second.job_id)).toBeUndefined();
+
+    // Resume: jobs found in storage run oldest first, with their stored input.
+    await jobs.create({ id: 'r1', kind: 'enhance', request: {}, created_at: 1 }, upscale(2));
+    await jobs.create({ id: 'r2', kind: 'enhance', request: {}, created_at: 2 }, upscale(3));
+    const { resumable } = await jobs.recoverAfterRestart();
+    queue.resume(resumable);
+    await vi.waitFor(async () => expect((await jobs.get('r2'))?.status).toBe('succeeded'), { timeout: 20_000 });
+    expect((await jobs.get('r1'))?.status).toBe('succeeded');
+    const starts = events.filter((e) => e.type === 'started').map((e) => e.job_id);
+    expect(starts.slice(-2)).toEqual(['r1', 'r2']);
   });
 });
