@@ -271,27 +271,45 @@ function withSeed(config: unknown, input: Record<string, unknown>): Record<strin
  */
 export function textChunks(metadata: Record<string, unknown>): Array<{ keyword: string; text: string }> {
   const chunks = [{ keyword: 'media-lab', text: JSON.stringify(metadata) }];
-  if (metadata.stage_type === 'text_to_image') {
-    const m = metadata as Record<string, number & string & boolean>;
-    const [scheduler, schedule] = String(m.scheduler).split(' ');
-    const { sampler, scheduleType } = samplerToA1111(scheduler as SchedulerName, schedule === 'karras');
-    chunks.unshift({
-      keyword: 'parameters',
-      text: formatInfotext({
-        prompt: m.prompt,
-        negative_prompt: m.negative_prompt,
-        steps: m.steps,
-        sampler,
-        scheduleType,
-        cfg_scale: m.guidance_scale,
-        seed: m.seed,
-        width: m.width,
-        height: m.height,
-        model: m.model,
-      }),
-    });
-  }
+  const infotext = a1111Infotext(metadata);
+  if (infotext) chunks.unshift({ keyword: 'parameters', text: infotext });
   return chunks;
+}
+
+/**
+ * A1111's infotext for a generated (txt2img) or refined (img2img, "Denoising strength", hires
+ * fix as "Hires upscale"/"Hires upscaler") image; nothing for an upscaled one.
+ */
+function a1111Infotext(metadata: Record<string, unknown>): string | null {
+  const type = metadata.stage_type;
+  if (type !== 'text_to_image' && type !== 'refiner') return null;
+  // text_to_image records its values at the top level, refiner under `parameters`.
+  const p = (type === 'refiner' ? { ...(metadata.parameters as object) } : metadata) as Record<string, unknown>;
+  const [scheduler, schedule] = String(metadata.scheduler ?? p.scheduler).split(' ');
+  const { sampler, scheduleType } = samplerToA1111(scheduler as SchedulerName, schedule === 'karras' || p.karras === true);
+  const hires = metadata.high_res_fix as { scale?: number; upscaler?: string } | false | undefined;
+  const extra: Record<string, string | number> = {};
+  if (hires && typeof hires === 'object') {
+    if (typeof hires.scale === 'number') extra['Hires upscale'] = hires.scale;
+    if (typeof hires.upscaler === 'string') extra['Hires upscaler'] = hires.upscaler === 'latent' ? 'Latent' : hires.upscaler;
+  }
+  const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
+  const size = (metadata.output_shape as number[] | undefined) ?? [];
+  return formatInfotext({
+    prompt: String(p.prompt ?? ''),
+    negative_prompt: typeof p.negative_prompt === 'string' ? p.negative_prompt : undefined,
+    steps: num(p.steps) ?? 0,
+    sampler,
+    scheduleType,
+    cfg_scale: num(p.guidance_scale) ?? 0,
+    seed: num(p.seed) ?? num(metadata.seed) ?? 0,
+    // The refiner's output size (after a hires fix), as A1111 writes the final size.
+    width: num(size[1]) ?? num(p.width) ?? 0,
+    height: num(size[0]) ?? num(p.height) ?? 0,
+    model: typeof metadata.model === 'string' ? metadata.model : undefined,
+    denoising_strength: type === 'refiner' ? num(p.strength) ?? num(metadata.strength) : undefined,
+    extra,
+  });
 }
 
 function failure(jobId: string, error: string): JobResult {
