@@ -5,6 +5,7 @@ import { decodeImageFile } from '../../src/media/decode-image';
 import { decodePng, encodePng } from '../../src/media/png';
 import type { JobEvent } from '../../src/protocol/events';
 import { ArtifactRepository } from '../../src/storage/artifacts';
+import { StorageFullError } from '../../src/storage/errors';
 import { JobRepository } from '../../src/storage/jobs';
 import { openStudioDb } from '../../src/storage/schema';
 import { JobQueue } from '../../workers/job-queue';
@@ -162,6 +163,19 @@ describe('JobQueue', () => {
       [running.job_id, waiting.job_id].sort(),
     );
     expect(await queue.cancel('no-such-job')).toBe(false);
+  });
+
+  it('storage full while saving the result: the job fails saying so, nothing half-saved, the next job runs', async () => {
+    const { queue, jobs, artifacts } = setup();
+    vi.spyOn(artifacts, 'save').mockRejectedValueOnce(new StorageFullError());
+    const full = await queue.submit(upscale(2));
+    const next = await queue.submit(upscale(2));
+    const failed = await full.done;
+    expect(failed.success).toBe(false);
+    expect(failed.error).toMatch(/storage for this app is full.*deleting images from the gallery/s);
+    expect((await jobs.get(full.job_id))?.status).toBe('failed');
+    expect((await next.done).success).toBe(true);
+    expect(await artifacts.count()).toBe(1);
   });
 
   it('keeps the whole input while a job waits, and runs resumed jobs in order', async () => {
