@@ -57,33 +57,66 @@ export async function onJobEvents(listener: (event: JobEvent) => void): Promise<
   return () => void api.unsubscribe(id);
 }
 
-export interface EnhanceOptions {
+/** One stage of a job's pipeline, as the seed's StageConfig (snake_case parameters). */
+export interface StageRequest {
+  stage_type: string;
+  /** Metadata and progress key; absent = the stage_type. */
+  name?: string;
+  parameters: Record<string, unknown>;
+}
+
+/** The image an enhance job starts from: a picked file or a gallery artifact. */
+export interface EnhanceImage {
   file?: File;
   artifactId?: string;
+}
+
+export interface EnhanceOptions extends EnhanceImage {
   upscaleFactor: number;
   model?: string;
 }
 
-/** Queues an upscale of a picked file (bytes transferred, not copied) or a gallery artifact. */
-export async function submitUpscale(options: EnhanceOptions): Promise<{ job_id: string }> {
+/** The `upscaler` stage for a factor (and an optional model; absent = bundled for the factor). */
+export function upscalerStageRequest(upscaleFactor: number, model?: string): StageRequest {
+  const parameters: Record<string, unknown> = { upscale_factor: upscaleFactor };
+  if (model) parameters.model = model;
+  return { stage_type: 'upscaler', parameters };
+}
+
+/**
+ * Queues an enhance job running `stages` in order on a picked file (bytes transferred, not
+ * copied) or a gallery artifact.
+ */
+export async function submitEnhance(image: EnhanceImage, stages: StageRequest[]): Promise<{ job_id: string }> {
+  if (stages.length === 0) throw new Error('an enhance job needs at least one stage');
   const api = studio();
-  const parameters: Record<string, unknown> = { upscale_factor: options.upscaleFactor };
-  if (options.model) parameters.model = options.model;
   const input_data: Record<string, unknown> = {};
   let transfer: Transferable[] = [];
-  if (options.file) {
-    const bytes = await options.file.arrayBuffer();
-    input_data.image_file = { name: options.file.name, type: options.file.type, bytes };
+  if (image.file) {
+    const bytes = await image.file.arrayBuffer();
+    input_data.image_file = { name: image.file.name, type: image.file.type, bytes };
     transfer = [bytes];
-  } else if (options.artifactId) {
-    input_data.image_artifact = options.artifactId;
+  } else if (image.artifactId) {
+    input_data.image_artifact = image.artifactId;
   }
   const request = {
     kind: 'enhance' as const,
-    pipeline_config: { stages: [{ stage_type: 'upscaler', parameters }], parameters: {} },
+    pipeline_config: {
+      stages: stages.map((stage) => ({
+        stage_type: stage.stage_type,
+        ...(stage.name ? { name: stage.name } : {}),
+        parameters: { ...stage.parameters },
+      })),
+      parameters: {},
+    },
     input_data,
   };
   return api.submit(Comlink.transfer(request, transfer));
+}
+
+/** Queues an upscale of a picked file or a gallery artifact (a one-stage enhance job). */
+export function submitUpscale(options: EnhanceOptions): Promise<{ job_id: string }> {
+  return submitEnhance(options, [upscalerStageRequest(options.upscaleFactor, options.model)]);
 }
 
 export type { JobResult };

@@ -1,10 +1,16 @@
-import { createMemo, For, Match, onMount, Show, Switch } from 'solid-js';
+import { createEffect, createMemo, For, Match, onMount, Show, Switch } from 'solid-js';
 import { CompareSlider } from '../components/CompareSlider';
 import { DropZone } from '../components/DropZone';
 import { ProgressBar } from '../components/ProgressBar';
 import { formatBytes, formatDuration, formatEta, formatSize, plainError } from '../format';
 import { navigate } from '../router';
 import { enhanceStore, UPSCALE_FACTORS, type EnhanceProgress } from '../stores/enhance';
+
+const STAGE_LABELS: Record<string, string> = { refiner: 'Refiner', upscaler: 'Upscaler' };
+
+function stageLabel(stage: string): string {
+  return STAGE_LABELS[stage] ?? stage.charAt(0).toUpperCase() + stage.slice(1);
+}
 
 const IMAGE_NAME = /\.(png|jpe?g|webp|gif|bmp|avif|ico|tiff?)$/i;
 
@@ -14,6 +20,32 @@ function isImage(file: File): boolean {
 
 function unitOf(progress: EnhanceProgress): string {
   return /upscal/i.test(progress.stage) ? 'tile' : 'step';
+}
+
+function afterLabel(outcome: { factor: number; stages: string[] }): string {
+  const refined = outcome.stages.includes('refiner');
+  const upscaled = outcome.stages.includes('upscaler');
+  if (refined && upscaled) return `After (refined, ×${outcome.factor})`;
+  if (refined) return 'After (refined)';
+  return `After ×${outcome.factor}`;
+}
+
+/**
+ * Keeps a number field showing a value without fighting the user's typing: the field is
+ * rewritten only while it does not have focus (and when it loses it).
+ */
+function bindNumberField(el: HTMLInputElement, value: () => number | null): void {
+  const text = () => {
+    const v = value();
+    return v === null || !Number.isFinite(v) ? '' : String(v);
+  };
+  createEffect(() => {
+    const next = text();
+    if (document.activeElement !== el) el.value = next;
+  });
+  el.addEventListener('blur', () => {
+    el.value = text();
+  });
 }
 
 function etaOf(progress: EnhanceProgress): number | undefined {
@@ -62,12 +94,26 @@ export function EnhanceView() {
 
   const showProgress = () => s.phase() === 'submitting' || (s.jobId() !== null && s.phase() !== 'idle');
 
+  /** "Refiner (1 of 2)" when the job has several stages, else the stage's name. */
+  const stageText = (stage: string) => {
+    const stages = s.runStages();
+    const index = stages.indexOf(stage);
+    return stages.length > 1 && index >= 0 ? `${stageLabel(stage)} (${index + 1} of ${stages.length})` : stageLabel(stage);
+  };
+
   const bar = createMemo((): { value?: number; max?: number; text: string } => {
     const p = s.progress();
     const phase = s.phase();
     if (phase === 'done') {
       const total = s.outcome()?.totalMs;
-      const parts = [p ? `${unitOf(p)} ${p.total} / ${p.total}` : 'finished', total !== undefined ? formatDuration(total) : ''];
+      const stages = s.runStages();
+      const what =
+        stages.length > 1
+          ? `${stages.map(stageLabel).join(' → ')} finished`
+          : p
+            ? `${stageLabel(p.stage)} · ${unitOf(p)} ${p.total} / ${p.total}`
+            : 'finished';
+      const parts = [what, total !== undefined ? formatDuration(total) : ''];
       return { value: p?.total ?? 1, max: p?.total ?? 1, text: parts.filter(Boolean).join(' · ') };
     }
     if (phase === 'submitting') return { text: 'Sending the image to the studio…' };
@@ -76,10 +122,13 @@ export function EnhanceView() {
         const position = s.queuePosition();
         return { text: position ? `Waiting in the queue (position ${position})` : 'Waiting in the queue…' };
       }
-      if (phase === 'running') return { text: 'Running…' };
+      if (phase === 'running') {
+        const first = s.runStages()[0];
+        return { text: first === 'refiner' ? `${stageText(first)} · loading the checkpoint…` : 'Running…' };
+      }
       return { text: '' };
     }
-    const parts = [`${unitOf(p)} ${p.step} / ${p.total}`, formatDuration(p.elapsedMs)];
+    const parts = [stageText(p.stage), `${unitOf(p)} ${p.step} / ${p.total}`, formatDuration(p.elapsedMs)];
     const eta = etaOf(p);
     if (s.busy() && eta !== undefined) parts.push(`ETA ${formatEta(eta)}`);
     return { value: p.step, max: p.total, text: parts.join(' · ') };
@@ -87,8 +136,16 @@ export function EnhanceView() {
 
   const expectedOutput = () => {
     const size = s.inputSize();
-    return size ? formatSize(size.width * s.factor(), size.height * s.factor()) : undefined;
+    const factor = s.willUpscale() ? s.factor() : 1;
+    return size ? formatSize(size.width * factor, size.height * factor) : undefined;
   };
+
+  const runLabel = () => {
+    if (!s.refine()) return `Upscale ×${s.factor()}`;
+    return s.alsoUpscale() ? `Refine, then upscale ×${s.factor()}` : 'Refine';
+  };
+
+  const strengthInput = (value: string) => s.setRefineStrength(value.trim() === '' ? Number.NaN : Number(value));
 
   const modelHint = () => {
     if (s.upscalers.error) return `Could not list the upscaler models: ${plainError(s.upscalers.error)}`;
@@ -114,7 +171,10 @@ export function EnhanceView() {
           }}
         >
           <h2 class="panel-title">Enhance</h2>
-          <p class="muted small">Upscale an image ×2 to ×8 on this device. Choose a file, or drop one anywhere here.</p>
+          <p class="muted small">
+            Upscale an image ×2 to ×8 on this device, optionally refining it first with a Stable Diffusion checkpoint.
+            Choose a file, or drop one anywhere here.
+          </p>
 
           <label class="btn file-pick">
             <input
@@ -147,12 +207,158 @@ export function EnhanceView() {
             )}
           </Show>
 
-          <div class="field-row">
+          <fieldset class="refine-section" classList={{ 'refine-on': s.refine() }} data-testid="refine-section">
+            <legend class="visually-hidden">Refine</legend>
+            <label class="refine-check">
+              <input
+                type="checkbox"
+                data-testid="enhance-refine"
+                checked={s.refine()}
+                disabled={s.busy()}
+                onChange={(event) => {
+                  s.setRefine(event.currentTarget.checked);
+                  if (event.currentTarget.checked) s.wantModels();
+                }}
+              />
+              <span>
+                <span class="refine-check-label">Refine first (img2img)</span>
+                <span class="muted small">Redraw details with a Stable Diffusion checkpoint before upscaling.</span>
+              </span>
+            </label>
+
+            <Show when={s.refine()}>
+              <div class="refine-fields">
+                <label class="field">
+                  <span class="field-label">Checkpoint</span>
+                  <select
+                    data-testid="refine-model"
+                    value={s.refineModel()}
+                    disabled={!s.refineModel() || s.busy()}
+                    onChange={(event) => s.setRefineModel(event.currentTarget.value)}
+                  >
+                    <Show
+                      when={s.verifiedCheckpoints().length > 0}
+                      fallback={<option value="">{s.checkpoints.loading ? 'Loading…' : 'No checkpoint imported'}</option>}
+                    >
+                      <For each={s.verifiedCheckpoints()}>
+                        {(model) => (
+                          <option
+                            value={model.name}
+                            selected={model.name === s.refineModel()}
+                            disabled={!s.canRefineWith(model)}
+                          >
+                            {model.name}
+                            {model.family ? ` · ${model.family.family}` : ''}
+                            {s.canRefineWith(model) ? '' : ' (no VAE encoder)'}
+                          </option>
+                        )}
+                      </For>
+                    </Show>
+                  </select>
+                </label>
+
+                <div class="field">
+                  <label class="field-label" for="refine-strength">
+                    Strength
+                  </label>
+                  <div class="refine-strength">
+                    <input
+                      type="range"
+                      min="0"
+                      max="1"
+                      step="0.05"
+                      aria-label="Strength"
+                      data-testid="refine-strength-slider"
+                      value={Number.isFinite(s.refineStrength()) ? s.refineStrength() : 0}
+                      disabled={s.busy()}
+                      onInput={(event) => strengthInput(event.currentTarget.value)}
+                    />
+                    <input
+                      ref={(el) => bindNumberField(el, s.refineStrength)}
+                      id="refine-strength"
+                      type="number"
+                      min="0"
+                      max="1"
+                      step="any"
+                      inputmode="decimal"
+                      data-testid="refine-strength"
+                      disabled={s.busy()}
+                      onInput={(event) => strengthInput(event.currentTarget.value)}
+                    />
+                  </div>
+                  <span class="muted small">0 keeps the image, 1 redraws it entirely; 0.2–0.4 sharpens details.</span>
+                </div>
+
+                <label class="field">
+                  <span class="field-label">Prompt (optional)</span>
+                  <textarea
+                    rows="2"
+                    data-testid="refine-prompt"
+                    placeholder="What the image shows, to guide the details"
+                    value={s.refinePrompt()}
+                    disabled={s.busy()}
+                    onInput={(event) => s.setRefinePrompt(event.currentTarget.value)}
+                  />
+                </label>
+
+                <label class="field refine-steps">
+                  <span class="field-label">Steps</span>
+                  <input
+                    type="number"
+                    min="1"
+                    max="150"
+                    step="1"
+                    placeholder="model default"
+                    data-testid="refine-steps"
+                    ref={(el) => bindNumberField(el, s.refineSteps)}
+                    disabled={s.busy()}
+                    onInput={(event) => {
+                      const value = event.currentTarget.value.trim();
+                      s.setRefineSteps(value === '' ? null : Number(value));
+                    }}
+                  />
+                </label>
+
+                <label class="refine-check">
+                  <input
+                    type="checkbox"
+                    data-testid="refine-also-upscale"
+                    checked={s.alsoUpscale()}
+                    disabled={s.busy()}
+                    onChange={(event) => s.setAlsoUpscale(event.currentTarget.checked)}
+                  />
+                  <span class="refine-check-label">Then upscale</span>
+                </label>
+              </div>
+
+              <For each={s.refineProblems()}>
+                {(problem) => (
+                  <div
+                    class="refine-problem"
+                    classList={{ 'refine-problem-info': problem.kind === 'loading' }}
+                    role={problem.kind === 'loading' ? 'status' : 'alert'}
+                    data-testid="refine-problem"
+                    data-kind={problem.kind}
+                  >
+                    <p>{problem.message}</p>
+                    <Show when={problem.kind === 'model'}>
+                      <button type="button" class="btn" data-testid="refine-open-models" onClick={() => navigate('models')}>
+                        Open the Models view
+                      </button>
+                    </Show>
+                  </div>
+                )}
+              </For>
+            </Show>
+          </fieldset>
+
+          <div class="field-row" classList={{ 'upscale-off': !s.willUpscale() }}>
             <label class="field">
               <span class="field-label">Factor</span>
               <select
                 data-testid="upscale-factor"
                 value={String(s.factor())}
+                disabled={!s.willUpscale()}
                 onChange={(event) => s.setFactor(Number(event.currentTarget.value))}
               >
                 <For each={UPSCALE_FACTORS}>
@@ -169,7 +375,7 @@ export function EnhanceView() {
               <select
                 data-testid="upscale-model"
                 value={s.model()}
-                disabled={s.modelsForFactor().length === 0}
+                disabled={s.modelsForFactor().length === 0 || !s.willUpscale()}
                 onChange={(event) => s.setModel(event.currentTarget.value)}
               >
                 <Show
@@ -188,7 +394,7 @@ export function EnhanceView() {
               </select>
             </label>
           </div>
-          <Show when={modelHint()}>
+          <Show when={s.willUpscale() && modelHint()}>
             <p class="muted small">{modelHint()}</p>
           </Show>
           <Show when={expectedOutput()}>
@@ -198,8 +404,8 @@ export function EnhanceView() {
           </Show>
 
           <div class="actions">
-            <button type="submit" class="btn btn-primary" data-testid="enhance-run" disabled={!s.source() || s.busy()}>
-              Upscale ×{s.factor()}
+            <button type="submit" class="btn btn-primary" data-testid="enhance-run" disabled={!s.canRun()}>
+              {runLabel()}
             </button>
             <Show when={s.busy() && s.jobId()}>
               <button
@@ -219,7 +425,7 @@ export function EnhanceView() {
           </p>
 
           <Show when={showProgress()}>
-            <ProgressBar label="Upscale progress" value={bar().value} max={bar().max} text={bar().text} />
+            <ProgressBar label="Enhance progress" value={bar().value} max={bar().max} text={bar().text} />
           </Show>
 
           <Show when={s.error()}>
@@ -247,7 +453,7 @@ export function EnhanceView() {
                     width={outcome().width}
                     height={outcome().height}
                     beforeLabel="Before"
-                    afterLabel={`After ×${outcome().factor}`}
+                    afterLabel={afterLabel(outcome())}
                   />
                   <div class="result-info">
                     <p data-testid="result-info">
@@ -259,7 +465,10 @@ export function EnhanceView() {
                         when={outcome().ms !== undefined}
                         fallback={<span> · {formatDuration(outcome().totalMs)}</span>}
                       >
-                        <span title="Time spent upscaling"> · {formatDuration(outcome().ms!)}</span>
+                        <span title={outcome().stages.length > 1 ? 'Time spent refining and upscaling' : 'Time spent in the stage'}>
+                          {' '}
+                          · {formatDuration(outcome().ms!)}
+                        </span>
                         <Show when={outcome().totalMs > outcome().ms! * 1.2 + 500}>
                           <span class="muted" title="Including queueing, model loading and saving">
                             {' '}
@@ -270,7 +479,17 @@ export function EnhanceView() {
                       <Show when={outcome().bytes}>
                         <span class="muted"> · {formatBytes(outcome().bytes!)}</span>
                       </Show>
-                      <Show when={outcome().model}>
+                      <Show when={outcome().refine}>
+                        {(refine) => (
+                          <span class="muted" data-testid="result-refine">
+                            {' '}
+                            · refined
+                            {refine().strength !== undefined ? ` at ${refine().strength}` : ''}
+                            {refine().model ? ` with ${refine().model}` : ''}
+                          </span>
+                        )}
+                      </Show>
+                      <Show when={outcome().stages.includes('upscaler') ? outcome().model : undefined}>
                         <span class="muted"> · {outcome().model}</span>
                       </Show>
                       <Show when={outcome().backend}>
