@@ -1,7 +1,11 @@
 /**
- * `npm run bench`: esrgan-slim ×4 on one 512×512 image with this project's onnxruntime-web path,
- * UpscalerJS (tfjs WASM) and onnxruntime-node. Figures, not a test: nothing here fails on speed.
- * Each contender runs in its own process (contender.ts) so its peak RSS is its own.
+ * `npm run bench [-- upscale|t2i]`: figures, not a test: nothing here fails on speed.
+ * - upscale: esrgan-slim ×4 on one 512×512 image with this project's onnxruntime-web path,
+ *   UpscalerJS (tfjs WASM) and onnxruntime-node. Each contender runs in its own process
+ *   (contender.ts) so its peak RSS is its own.
+ * - t2i: text-to-image on the tiny fixture model through the app's stage, provider and ports
+ *   (text-to-image.ts, one process per runtime): the share of wall time outside
+ *   InferenceSession.run, and the time to the first step and the first preview.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -9,10 +13,16 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { appTiling, CONTENDERS, THREADS, WARMUP_LIMIT_S } from './contender';
+import type { T2IResult } from './text-to-image';
 
 const BASELINE = 'ort-web-tiled';
 const REFERENCE = 'ort-node-whole';
 const contenderScript = fileURLToPath(new URL('./contender.ts', import.meta.url));
+const t2iScript = fileURLToPath(new URL('./text-to-image.ts', import.meta.url));
+const T2I_BASELINE = 'ort-web';
+const T2I_RUNTIMES = [T2I_BASELINE, 'ort-node'];
+/** The issue's aim for the pipeline's own share of a generation's wall time. */
+const OVERHEAD_AIM = 0.05;
 
 interface Result {
   name: string;
@@ -61,9 +71,14 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, c) => (c === 0 || c === r.length - 1 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ')).join('\n');
 }
 
-async function main(): Promise<void> {
+function machineLine(): string {
+  return `machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), node ${process.version}, load avg ${loadavg().map((l) => l.toFixed(2)).join(' ')}`;
+}
+
+async function benchUpscale(): Promise<void> {
   const { tileSize, overlap } = await appTiling();
-  console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), node ${process.version}, load avg ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log('== upscale ==');
+  console.log(machineLine());
   console.log(
     `versions: onnxruntime-web ${version('onnxruntime-web')}, onnxruntime-node ${version('onnxruntime-node')}, ` +
       `upscaler ${version('upscaler')}, @tensorflow/tfjs ${version('@tensorflow/tfjs')}, ` +
@@ -108,4 +123,123 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+function runT2I(runtime: string): T2IResult[] {
+  const child = spawnSync(process.execPath, ['--import', 'tsx', t2iScript, runtime], {
+    encoding: 'utf8',
+    maxBuffer: 16 * 2 ** 20,
+    timeout: 180_000,
+  });
+  const lines = child.stdout.split('\n').filter((l) => l.startsWith('T2I '));
+  if (child.status !== 0 || !lines.length) {
+    throw new Error(`text-to-image on ${runtime} failed (exit ${child.status ?? child.signal}):\n${child.stderr}${child.stdout}`);
+  }
+  return lines.map((l) => JSON.parse(l.slice('T2I '.length)) as T2IResult);
+}
+
+async function benchTextToImage(): Promise<void> {
+  // Imported here so the upscale part does not load the diffusion code.
+  const { benchUnetFlops } = await import('./bench-unet');
+  const { BENCH_UNET, T2I_CFG, T2I_PRESET, T2I_REPEATS, T2I_STEPS, T2I_THREADS } = await import('./text-to-image');
+  const latentFlops = benchUnetFlops(64, 64, BENCH_UNET) * 2; // batch 2 (CFG) at 512×512
+  console.log('== text-to-image ==');
+  console.log(machineLine());
+  console.log(`versions: onnxruntime-web ${version('onnxruntime-web')}, onnxruntime-node ${version('onnxruntime-node')}`);
+  console.log(
+    `task: ${T2I_STEPS} steps, CFG ${T2I_CFG} (UNet batch 2), prompt + negative; Workbench → text_to_image stage → OrtDiffusionProvider → loadDiffusionModel's ports, ` +
+      `then PNG + text chunks as the job queue writes them (no IndexedDB); ${T2I_THREADS} threads`,
+  );
+  console.log(
+    `model: the '${T2I_PRESET}' fixture (random weights, hidden 768); unet 'tiny' = its UNet (one 4→4 3×3 conv), ` +
+      `'bench' = bench-unet.ts in its place (${BENCH_UNET.channels} channels, ${BENCH_UNET.blocks} residual blocks: ${(latentFlops / 1e9).toFixed(1)} GFLOP per step at 512², hundreds of times less than SD 1.5's UNet)`,
+  );
+  console.log(`timing: a JIT warm-up and one run per new size, then ${T2I_REPEATS} runs per tiny case, 3 per bench case; the fastest is shown with its own split, the median wall beside it\n`);
+
+  const results: T2IResult[] = [];
+  for (const runtime of T2I_RUNTIMES) {
+    process.stdout.write(`  running ${runtime}…`);
+    const started = performance.now();
+    const r = runT2I(runtime);
+    console.log(` ${((performance.now() - started) / 1000).toFixed(1)} s (tiny model load ${r[0].loadMs.toFixed(0)} ms)`);
+    results.push(...r);
+  }
+  const key = (r: T2IResult) => `${r.unet}/${r.size}/${r.scheduler}`;
+  const order = [...new Set(results.map(key))];
+  results.sort((a, b) => order.indexOf(key(a)) - order.indexOf(key(b)) || T2I_RUNTIMES.indexOf(a.runtime) - T2I_RUNTIMES.indexOf(b.runtime));
+  const base = new Map(results.filter((r) => r.runtime === T2I_BASELINE).map((r) => [key(r), r]));
+  const ms = (v: number) => v.toFixed(v < 10 ? 1 : 0);
+  const pct = (v: number) => `${(v * 100).toFixed(v < 0.1 ? 1 : 0)}%`;
+  const outsideOf = (r: T2IResult) => r.wallMs - r.runMs;
+
+  const split = [['runtime', 'unet', 'size', 'sampler', 'wall ms', 'median', 'run ms', 'unet runs', 'text enc', 'vae dec', 'outside ms', 'outside %', 'setup', 'loop/step', 'tail', 'png', 'cpu/wall', 'loadavg']];
+  const latency = [['runtime', 'unet', 'size', 'sampler', 'first step ms', 'first preview ms', 'unet ms/run', 'wall × ' + T2I_BASELINE, 'run × ' + T2I_BASELINE, 'outside × ' + T2I_BASELINE, '']];
+  for (const r of results) {
+    const b = base.get(key(r))!;
+    const row = [r.runtime, r.unet, `${r.size}²`, r.scheduler];
+    split.push([
+      ...row,
+      ms(r.wallMs),
+      ms(r.medianWallMs),
+      ms(r.runMs),
+      `${ms(r.unetMs)} (${r.unetCalls}×)`,
+      ms(r.textEncoderMs),
+      ms(r.vaeDecoderMs),
+      ms(outsideOf(r)),
+      pct(outsideOf(r) / r.wallMs),
+      ms(r.setupOutsideMs),
+      (r.loopOutsideMs / (r.unetCalls - 1)).toFixed(2),
+      ms(r.tailOutsideMs),
+      ms(r.pngMs),
+      (r.cpuMs / r.wallMs).toFixed(2),
+      r.load1.toFixed(1),
+    ]);
+    latency.push([
+      ...row,
+      ms(r.firstStepMs),
+      ms(r.firstPreviewMs),
+      (r.unetMs / r.unetCalls).toFixed(2),
+      (r.wallMs / b.wallMs).toFixed(2),
+      (r.runMs / b.runMs).toFixed(2),
+      (outsideOf(r) / outsideOf(b)).toFixed(2),
+      '',
+    ]);
+  }
+  console.log('\n' + table(split));
+  console.log(
+    `\nwall: Workbench.execute of one job (model already open); run ms: all InferenceSession.run calls; unet runs: ${T2I_STEPS} steps × 1 run of batch 2; ` +
+      `outside: wall − run, the pipeline's own time,\nsplit into setup (before the first UNet run: parameters, tokenizer, prompt weighting, noise), ` +
+      `loop/step (between two UNet runs: tensors to and from ORT, guidance, scheduler, preview, one setTimeout(0) yield),\n` +
+      `tail (after the last UNet run: VAE post-processing, image, PNG); png: the sink's PNG encode + text chunks (content-dependent: noisy images compress slowly);\n` +
+      `median: the median wall of the runs; cpu/wall: CPU ms of all threads per wall ms; loadavg: 1-minute load as the case finished (above 2 means contention)`,
+  );
+  console.log('\n' + table(latency));
+  console.log(`\nfirst step / first preview: ms from the start of Workbench.execute to the first progress event / the first carrying a preview (every 5 steps: step 5)`);
+
+  // What the figures mean for a real model: the pipeline's own time does not depend on the UNet's weights.
+  const web = results.filter((r) => r.runtime === T2I_BASELINE);
+  console.log(`\noverhead aim: outside session.run ≤ ${pct(OVERHEAD_AIM)} of wall. The tiny UNet costs less than a call, so its shares are an upper bound; the pipeline's`);
+  console.log(`own ms carry over to a real model of the same size. For ≤ ${pct(OVERHEAD_AIM)}, session.run must total ≥ ${((1 - OVERHEAD_AIM) / OVERHEAD_AIM).toFixed(0)} × outside:`);
+  for (const size of [...new Set(web.filter((r) => r.unet === 'tiny').map((r) => r.size))]) {
+    const rows = web.filter((r) => r.unet === 'tiny' && r.size === size);
+    const outside = Math.max(...rows.map(outsideOf));
+    const need = (outside * (1 - OVERHEAD_AIM)) / OVERHEAD_AIM;
+    console.log(`  ${size}×${size} on ${T2I_BASELINE}: outside ≤ ${ms(outside)} ms → ≥ ${ms(need)} ms of runs, i.e. a UNet step (batch 2) of ≥ ${ms(need / rows[0].unetCalls)} ms`);
+  }
+  for (const r of results.filter((x) => x.unet === 'bench')) {
+    console.log(
+      `  bench UNet, ${r.size}×${r.size} on ${r.runtime}: ${ms(r.unetMs / r.unetCalls)} ms per UNet step → outside ${pct(outsideOf(r) / r.wallMs)} of wall ` +
+        `(${pct((outsideOf(r) - r.pngMs) / r.wallMs)} without the PNG)`,
+    );
+  }
+  console.log(
+    `one setTimeout(0) turn (the loop's per-step checkpoint) takes ${web[0].yieldMs.toFixed(2)} ms here (Node clamps it to 1 ms; browsers to ≥ 4 ms once timers nest 5 deep)`,
+  );
+}
+
+const SECTIONS: Record<string, () => Promise<void>> = { upscale: benchUpscale, t2i: benchTextToImage };
+const wanted = process.argv.slice(2);
+for (const name of wanted) if (!SECTIONS[name]) throw new Error(`unknown bench section '${name}'; known: ${Object.keys(SECTIONS).join(', ')}`);
+for (const [name, section] of Object.entries(SECTIONS)) {
+  if (wanted.length && !wanted.includes(name)) continue;
+  await section();
+  console.log('');
+}
