@@ -99,7 +99,7 @@ function importedUpscaler(m: ModelInfo) {
 const diffusion = new OrtDiffusionProvider({
   ort: async () => {
     const { ort, capabilities } = await ortRuntime();
-    return { ort, backend: capabilities.backend };
+    return { ort, backend: capabilities.backend, shaderF16: capabilities.webgpu.shaderF16 };
   },
   listModels: () => modelRepo.listModels(),
   reader: (info) => modelsService.reader(info),

@@ -22,6 +22,7 @@ import { encodePng } from '../../src/media/png';
 import { addPngTextChunks } from '../../src/media/png-text';
 import type { SchedulerName } from '../../src/pipeline/diffusion/schedulers';
 import type { StageServices } from '../../src/pipeline/ports';
+import { yieldToEventLoop } from '../../src/pipeline/stage';
 import { Workbench } from '../../src/pipeline/workbench';
 import type { ModelInfo } from '../../src/protocol/models';
 import type { Backend } from '../../src/protocol/schemas';
@@ -282,7 +283,7 @@ async function main(runtime: string): Promise<void> {
     // One event-loop turn as src/pipeline/stage.ts's yieldToEventLoop takes it.
     const yields = 50;
     const yieldStart = performance.now();
-    for (let i = 0; i < yields; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+    for (let i = 0; i < yields; i++) await yieldToEventLoop();
     const yieldMs = (performance.now() - yieldStart) / yields;
 
     // JIT warm-up of the JS side, then one run at each new size (ORT plans buffers for new shapes).

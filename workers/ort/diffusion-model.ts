@@ -7,7 +7,15 @@
 import { ClipTokenizer } from '../../src/pipeline/diffusion/tokenizer/clip';
 import type { DiffusionModels, FamilyDefaults } from '../../src/pipeline/diffusion/text-to-image';
 import type { Backend } from '../../src/protocol/schemas';
-import { createTextEncoderPort, createUNetPort, createVaeDecoderPort, createVaeEncoderPort, ModelSignatureError } from './diffusion-ports';
+import {
+  componentError,
+  createTextEncoderPort,
+  createUNetPort,
+  createVaeDecoderPort,
+  createVaeEncoderPort,
+  ModelSignatureError,
+  type ComponentName,
+} from './diffusion-ports';
 import type { Ort, OrtSession } from './types';
 
 /** Reads a file of the folder by its path inside it (`unet/model.onnx`); undefined if absent. */
@@ -19,15 +27,35 @@ export interface LoadedDiffusionModel extends DiffusionModels {
   release(): Promise<void>;
 }
 
+const COMPONENTS: Record<string, ComponentName> = {
+  text_encoder: 'text encoder',
+  unet: 'UNet',
+  vae_decoder: 'VAE decoder',
+  vae_encoder: 'VAE encoder',
+};
+
 async function openSession(ort: Ort, read: FolderReader, dir: string, backend: Backend): Promise<OrtSession | undefined> {
-  const model = await read(`${dir}/model.onnx`);
-  if (!model) return undefined;
-  const externalData = await read(`${dir}/model.onnx_data`);
-  return ort.InferenceSession.create(model, {
-    executionProviders: [backend],
-    graphOptimizationLevel: 'all',
-    ...(externalData ? { externalData: [{ path: 'model.onnx_data', data: externalData }] } : {}),
-  });
+  let bytes = 0;
+  try {
+    const model = await read(`${dir}/model.onnx`);
+    if (!model) return undefined;
+    const externalData = await read(`${dir}/model.onnx_data`);
+    bytes = model.byteLength + (externalData?.byteLength ?? 0);
+    return await ort.InferenceSession.create(model, {
+      executionProviders: [backend],
+      graphOptimizationLevel: 'all',
+      ...(externalData ? { externalData: [{ path: 'model.onnx_data', data: externalData }] } : {}),
+    });
+  } catch (err) {
+    // Reading the files can run out of memory too (a multi-GB UNet), before its size is known.
+    throw componentError(err, COMPONENTS[dir], backend, bytes ? `while loading (${formatBytes(bytes)})` : 'while loading');
+  }
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
+  return `${Math.max(1, Math.round(n / 1e3))} kB`;
 }
 
 function textOf(bytes: Uint8Array | undefined): string | undefined {
@@ -63,10 +91,10 @@ export async function loadDiffusionModel(ort: Ort, read: FolderReader, backend: 
     const schedulerConfig = schedulerText ? (JSON.parse(schedulerText) as Record<string, unknown>) : undefined;
 
     return {
-      textEncoder: createTextEncoderPort(ort, textEncoder, hiddenSize),
-      unet: createUNetPort(ort, unet),
-      vaeDecoder: createVaeDecoderPort(ort, vaeDecoder),
-      vaeEncoder: vaeEncoder ? createVaeEncoderPort(ort, vaeEncoder) : undefined,
+      textEncoder: createTextEncoderPort(ort, textEncoder, hiddenSize, backend),
+      unet: createUNetPort(ort, unet, backend),
+      vaeDecoder: createVaeDecoderPort(ort, vaeDecoder, backend),
+      vaeEncoder: vaeEncoder ? createVaeEncoderPort(ort, vaeEncoder, backend) : undefined,
       tokenizer,
       schedulerConfig,
       family,

@@ -6,6 +6,7 @@
 import type { TextEncoderPort, UNetPort, VaeDecoderPort, VaeEncoderPort } from '../../src/pipeline/ports';
 import type { Tensor } from '../../src/pipeline/tensor';
 import { fromFloat16Array, toFloat16Array } from '../../src/pipeline/float16';
+import type { Backend } from '../../src/protocol/schemas';
 import type { Ort, OrtSession } from './types';
 
 type OrtTensor = import('onnxruntime-web').Tensor;
@@ -13,6 +14,66 @@ type Spec = { name: string; type: string; shape: ReadonlyArray<number | string> 
 
 export class ModelSignatureError extends Error {
   override name = 'ModelSignatureError';
+}
+
+export type ComponentName = 'text encoder' | 'UNet' | 'VAE decoder' | 'VAE encoder';
+
+/**
+ * How running out of memory shows up: onnxruntime-web's C++ allocator ("std::bad_alloc",
+ * "Failed to allocate a buffer of size …"), WebGPU ("WebGPU device error(2): Out of memory",
+ * "VK_ERROR_OUT_OF_DEVICE_MEMORY", a buffer over the adapter's maxBufferSize), emscripten's heap
+ * ("Aborted(OOM)", "Cannot enlarge memory arrays", Memory.grow) and V8 ("RangeError: Array
+ * buffer allocation failed").
+ */
+const OUT_OF_MEMORY =
+  /out of memory|out_of_device_memory|failed to allocate|bad_alloc|\bOOM\b|array buffer allocation failed|cannot enlarge memory|maximum memory size exceeded|memory\.grow|exceeds the max buffer size|RangeError.*alloc/i;
+
+const messageOf = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+
+export function isOutOfMemory(err: unknown): boolean {
+  return OUT_OF_MEMORY.test(messageOf(err));
+}
+
+const BACKEND_NAMES: Record<Backend, string> = { webgpu: 'WebGPU', wasm: 'WASM' };
+
+/**
+ * A runtime failure of a diffusion component, said in the user's terms. Out of memory names the
+ * component, what it was working on (`at 768×768`, `while loading 1.7 GB`) and what to try;
+ * any other error passes through, its message prefixed with the component unless it names it.
+ */
+export function componentError(err: unknown, component: ComponentName, backend: Backend | undefined, what: string): Error {
+  if (isOutOfMemory(err)) {
+    const on = backend ? ` on ${BACKEND_NAMES[backend]}` : '';
+    const advice =
+      backend === 'wasm'
+        ? what.startsWith('while loading')
+          ? 'a float16 export of the model is half the size (WASM memory is limited to 4 GB)'
+          : 'try a smaller size (WASM memory is limited to 4 GB)'
+        : what.startsWith('while loading')
+          ? 'use a float16 export of the model, or the WASM backend (?backend=wasm)'
+          : 'try a smaller size or the WASM backend (?backend=wasm)';
+    return new Error(`the ${component} ran out of memory ${what}${on}: ${advice}`, { cause: err });
+  }
+  if (!(err instanceof Error)) return new Error(`${component}: ${String(err)}`, { cause: err });
+  if (!new RegExp(`^(the )?${component}\\b`, 'i').test(err.message)) {
+    // Same error object (its class and stack stay), so callers' instanceof checks still work.
+    err.message = `${component}: ${err.message}`;
+  }
+  return err;
+}
+
+/** Runs `fn`, turning its failure into a componentError. */
+async function guarded<T>(component: ComponentName, backend: Backend | undefined, what: () => string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw componentError(err, component, backend, what());
+  }
+}
+
+/** `at 768×768` (image pixels), with the batch when there is more than one. */
+export function atSize(width: number, height: number, batch = 1): string {
+  return `at ${width}×${height}${batch > 1 ? ` (batch of ${batch})` : ''}`;
 }
 
 function specs(list: readonly import('onnxruntime-web').InferenceSession.ValueMetadata[]): Spec[] {
@@ -61,26 +122,31 @@ async function runOne(session: OrtSession, feeds: Record<string, OrtTensor>, com
   }
 }
 
-export function createTextEncoderPort(ort: Ort, session: OrtSession, hiddenSize: number): TextEncoderPort {
+export function createTextEncoderPort(ort: Ort, session: OrtSession, hiddenSize: number, backend?: Backend): TextEncoderPort {
   const ids = findInput(session, ['input_ids'], 'text encoder');
   return {
     sequenceLength: fixed(ids.shape[1]),
     hiddenSize,
-    async run(values: Int32Array, dims: readonly [number, number]): Promise<Tensor> {
-      const tensor =
-        ids.type === 'int64'
-          ? new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), [...dims])
-          : new ort.Tensor('int32', values, [...dims]);
-      const results = await session.run({ [ids.name]: tensor });
-      tensor.dispose();
-      const name = session.outputNames.includes('last_hidden_state') ? 'last_hidden_state' : session.outputNames[0];
-      for (const other of session.outputNames) if (other !== name) results[other].dispose();
-      return readFloat(results[name], 'text encoder');
-    },
+    run: (values: Int32Array, dims: readonly [number, number]): Promise<Tensor> =>
+      guarded('text encoder', backend, () => `at ${dims[0]}×${dims[1]} tokens`, async () => {
+        const tensor =
+          ids.type === 'int64'
+            ? new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), [...dims])
+            : new ort.Tensor('int32', values, [...dims]);
+        let results: Awaited<ReturnType<OrtSession['run']>>;
+        try {
+          results = await session.run({ [ids.name]: tensor });
+        } finally {
+          tensor.dispose();
+        }
+        const name = session.outputNames.includes('last_hidden_state') ? 'last_hidden_state' : session.outputNames[0];
+        for (const other of session.outputNames) if (other !== name) results[other].dispose();
+        return readFloat(results[name], 'text encoder');
+      }),
   };
 }
 
-export function createUNetPort(ort: Ort, session: OrtSession): UNetPort {
+export function createUNetPort(ort: Ort, session: OrtSession, backend?: Backend): UNetPort {
   const sample = findInput(session, ['sample'], 'UNet');
   const timestep = findInput(session, ['timestep'], 'UNet');
   const hidden = findInput(session, ['encoder_hidden_states'], 'UNet');
@@ -95,43 +161,50 @@ export function createUNetPort(ort: Ort, session: OrtSession): UNetPort {
     maxBatch: fixed(sample.shape[0]),
     sequenceLength: fixed(hidden.shape[1]),
     latentSize: h !== null && w !== null ? [h, w] : null,
-    run(x: Tensor, t: number, ehs: Tensor): Promise<Tensor> {
-      const batch = x.dims[0];
-      // `[]`, `[1]` or `[batch]`, as the export declares.
-      const tDims = timestep.shape.length === 0 ? [] : fixed(timestep.shape[0]) === 1 ? [1] : [batch];
-      const count = tDims.length === 0 ? 1 : tDims[0];
-      let tTensor: OrtTensor;
-      if (timestep.type === 'int64') tTensor = new ort.Tensor('int64', new BigInt64Array(count).fill(BigInt(Math.round(t))), tDims);
-      else if (timestep.type === 'float16') tTensor = new ort.Tensor('float16', toFloat16Array(new Float32Array(count).fill(t)), tDims);
-      else if (timestep.type === 'float32') tTensor = new ort.Tensor('float32', new Float32Array(count).fill(t), tDims);
-      else throw new ModelSignatureError(`UNet 'timestep' is ${timestep.type}; expected int64, float32 or float16`);
-      return runOne(
-        session,
-        { [sample.name]: floatTensor(ort, sample, x), [timestep.name]: tTensor, [hidden.name]: floatTensor(ort, hidden, ehs) },
-        'UNet',
-      );
-    },
+    run: (x: Tensor, t: number, ehs: Tensor): Promise<Tensor> =>
+      guarded('UNet', backend, () => atSize(x.dims[3] * 8, x.dims[2] * 8, x.dims[0]), async () => {
+        const batch = x.dims[0];
+        // `[]`, `[1]` or `[batch]`, as the export declares.
+        const tDims = timestep.shape.length === 0 ? [] : fixed(timestep.shape[0]) === 1 ? [1] : [batch];
+        const count = tDims.length === 0 ? 1 : tDims[0];
+        let tTensor: OrtTensor;
+        if (timestep.type === 'int64') tTensor = new ort.Tensor('int64', new BigInt64Array(count).fill(BigInt(Math.round(t))), tDims);
+        else if (timestep.type === 'float16') tTensor = new ort.Tensor('float16', toFloat16Array(new Float32Array(count).fill(t)), tDims);
+        else if (timestep.type === 'float32') tTensor = new ort.Tensor('float32', new Float32Array(count).fill(t), tDims);
+        else throw new ModelSignatureError(`UNet 'timestep' is ${timestep.type}; expected int64, float32 or float16`);
+        return runOne(
+          session,
+          { [sample.name]: floatTensor(ort, sample, x), [timestep.name]: tTensor, [hidden.name]: floatTensor(ort, hidden, ehs) },
+          'UNet',
+        );
+      }),
   };
 }
 
-export function createVaeDecoderPort(ort: Ort, session: OrtSession): VaeDecoderPort {
+export function createVaeDecoderPort(ort: Ort, session: OrtSession, backend?: Backend): VaeDecoderPort {
   const input = findInput(session, ['latent_sample'], 'VAE decoder');
-  return { run: (latents) => runOne(session, { [input.name]: floatTensor(ort, input, latents) }, 'VAE decoder') };
+  return {
+    run: (latents) =>
+      guarded('VAE decoder', backend, () => atSize(latents.dims[3] * 8, latents.dims[2] * 8, latents.dims[0]), () =>
+        runOne(session, { [input.name]: floatTensor(ort, input, latents) }, 'VAE decoder'),
+      ),
+  };
 }
 
-export function createVaeEncoderPort(ort: Ort, session: OrtSession): VaeEncoderPort {
+export function createVaeEncoderPort(ort: Ort, session: OrtSession, backend?: Backend): VaeEncoderPort {
   const input = findInput(session, ['sample'], 'VAE encoder');
   return {
-    async run(image: Tensor): Promise<Tensor> {
-      const out = await runOne(session, { [input.name]: floatTensor(ort, input, image) }, 'VAE encoder');
-      const [b, c, h, w] = out.dims;
-      if (c === 4) return out;
-      if (c !== 8) throw new ModelSignatureError(`VAE encoder returned ${c} channels; expected 4, or 8 (mean and log-variance)`);
-      // Latent distribution parameters: the mean is the first 4 channels of each batch item.
-      const plane = 4 * h * w;
-      const mean = new Float32Array(b * plane);
-      for (let i = 0; i < b; i++) mean.set(out.data.subarray(i * 2 * plane, i * 2 * plane + plane), i * plane);
-      return { data: mean, dims: [b, 4, h, w] };
-    },
+    run: (image: Tensor): Promise<Tensor> =>
+      guarded('VAE encoder', backend, () => atSize(image.dims[3], image.dims[2], image.dims[0]), async () => {
+        const out = await runOne(session, { [input.name]: floatTensor(ort, input, image) }, 'VAE encoder');
+        const [b, c, h, w] = out.dims;
+        if (c === 4) return out;
+        if (c !== 8) throw new ModelSignatureError(`VAE encoder returned ${c} channels; expected 4, or 8 (mean and log-variance)`);
+        // Latent distribution parameters: the mean is the first 4 channels of each batch item.
+        const plane = 4 * h * w;
+        const mean = new Float32Array(b * plane);
+        for (let i = 0; i < b; i++) mean.set(out.data.subarray(i * 2 * plane, i * 2 * plane + plane), i * plane);
+        return { data: mean, dims: [b, 4, h, w] };
+      }),
   };
 }

@@ -9,13 +9,29 @@ import { loadDiffusionModel, type FolderReader, type LoadedDiffusionModel } from
 import type { Ort } from './types';
 
 export interface DiffusionProviderDeps {
-  ort: () => Promise<{ ort: Ort; backend: Backend }>;
+  /** `shaderF16`: whether the WebGPU adapter has the `shader-f16` feature (undefined = unknown). */
+  ort: () => Promise<{ ort: Ort; backend: Backend; shaderF16?: boolean }>;
   listModels(): Promise<ModelInfo[]>;
   reader(info: ModelInfo): FolderReader;
 }
 
 export const NO_CHECKPOINT =
   'no checkpoint is registered: import one in the Models view (an SD-Turbo or SD 1.5 ONNX export in float16)';
+
+const DIFFUSION_ROLES = new Set(['text_encoder', 'unet', 'vae_decoder', 'vae_encoder']);
+
+/**
+ * True when a diffusion component computes in float16: its weights are float16 (the registry's
+ * dominant weight dtype) or it takes or returns float16 tensors. `mixed` weights alone say too
+ * little to refuse a model; if one fails, session creation reports it (prefixed with the component).
+ */
+export function isFloat16Model(info: ModelInfo): boolean {
+  return info.components.some(
+    (c) =>
+      DIFFUSION_ROLES.has(c.role) &&
+      (c.dtype === 'float16' || [...(c.inputs ?? []), ...(c.outputs ?? [])].some((t) => t.type === 'float16')),
+  );
+}
 
 export class OrtDiffusionProvider implements DiffusionProvider {
   private current: { name: string; loaded: Promise<LoadedDiffusionModel> } | null = null;
@@ -28,9 +44,15 @@ export class OrtDiffusionProvider implements DiffusionProvider {
     if (!info) throw new Error(model ? `no model named '${model}' is registered` : NO_CHECKPOINT);
     if (info.model_type !== 'checkpoint') throw new Error(`'${info.name}' is a ${info.model_type}, not a checkpoint`);
     if (info.status !== 'verified') throw new Error(`'${info.name}' did not pass verification: ${info.status_message ?? info.status}`);
+    const { ort, backend, shaderF16 } = await this.deps.ort();
+    // WebGPU runs float16 kernels only with shader-f16; without it session creation fails obscurely.
+    if (backend === 'webgpu' && shaderF16 === false && isFloat16Model(info)) {
+      throw new Error(
+        `'${info.name}' is a float16 model and this GPU has no shader-f16 support: use a float32 export of it, or the WASM backend (?backend=wasm)`,
+      );
+    }
     if (this.current?.name !== info.name) {
       await this.release();
-      const { ort, backend } = await this.deps.ort();
       const loaded = loadDiffusionModel(ort, this.deps.reader(info), backend);
       this.current = { name: info.name, loaded };
       loaded.catch(() => {

@@ -165,3 +165,54 @@ export function assertFinite(t: Tensor, what: string): void {
     if (!Number.isFinite(t.data[i])) throw new Error(`${what} contains ${Number.isNaN(t.data[i]) ? 'NaN' : 'infinite'} values`);
   }
 }
+
+/**
+ * Resizes `[b, c, h, w]` to `[b, c, height, width]` by bilinear interpolation with
+ * torch.nn.functional.interpolate's `mode='bilinear', align_corners=False, antialias=False`
+ * semantics (A1111's "Latent" hires upscaler): output pixel centres map back to
+ * `(i + 0.5)·in/out − 0.5`, clamped at 0 below and to the last pixel above.
+ */
+export function interpolateBilinear(t: Tensor, height: number, width: number): Tensor {
+  if (t.dims.length !== 4) throw new Error(`expected a tensor [b, c, h, w], got [${t.dims.join(', ')}]`);
+  if (!Number.isInteger(height) || !Number.isInteger(width) || height < 1 || width < 1) {
+    throw new Error(`interpolation size must be positive integers, got ${width}×${height}`);
+  }
+  const [b, c, h, w] = t.dims;
+  const ys = linearTaps(h, height);
+  const xs = linearTaps(w, width);
+  const out = new Float32Array(b * c * height * width);
+  for (let p = 0; p < b * c; p++) {
+    const src = p * h * w;
+    const dst = p * height * width;
+    for (let y = 0; y < height; y++) {
+      const r0 = src + ys.i0[y] * w;
+      const r1 = src + ys.i1[y] * w;
+      const ly = ys.lambda[y];
+      for (let x = 0; x < width; x++) {
+        const x0 = xs.i0[x];
+        const x1 = xs.i1[x];
+        const lx = xs.lambda[x];
+        const top = (1 - lx) * t.data[r0 + x0] + lx * t.data[r0 + x1];
+        const bottom = (1 - lx) * t.data[r1 + x0] + lx * t.data[r1 + x1];
+        out[dst + y * width + x] = (1 - ly) * top + ly * bottom;
+      }
+    }
+  }
+  return { data: out, dims: [b, c, height, width] };
+}
+
+/** Source indices and weights along one axis, as torch's `area_pixel_compute_source_index`. */
+function linearTaps(size: number, outSize: number) {
+  const i0 = new Int32Array(outSize);
+  const i1 = new Int32Array(outSize);
+  const lambda = new Float64Array(outSize);
+  const ratio = size / outSize;
+  for (let i = 0; i < outSize; i++) {
+    const src = Math.max(0, (i + 0.5) * ratio - 0.5);
+    const lo = Math.min(Math.floor(src), size - 1);
+    i0[i] = lo;
+    i1[i] = Math.min(lo + 1, size - 1);
+    lambda[i] = Math.min(1, src - lo);
+  }
+  return { i0, i1, lambda };
+}

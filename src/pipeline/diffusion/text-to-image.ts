@@ -83,8 +83,12 @@ export type TextToImageParams = z.input<typeof TextToImageParams> & { latents?: 
 export const ImageToImageParams = TextToImageParams.extend({
   strength: finite('strength').min(0, 'strength must be between 0 and 1').max(1, 'strength must be between 0 and 1').default(0.75),
 });
-export type ImageToImageParams = z.input<typeof ImageToImageParams> & { image: RgbaImage; latents?: Tensor };
-export type InpaintParams = Omit<ImageToImageParams, 'strength'> & { mask: RgbaImage; strength?: number };
+export type ImageToImageParams = z.input<typeof ImageToImageParams> & { latents?: Tensor } & (
+    | { image: RgbaImage; imageLatents?: undefined }
+    /** The start image already in latent space (VAE-encoded and scaled), e.g. upscaled for a hires fix. */
+    | { image?: undefined; imageLatents: Tensor }
+  );
+export type InpaintParams = z.input<typeof TextToImageParams> & { image: RgbaImage; mask: RgbaImage; strength?: number; latents?: Tensor };
 
 export interface RunOptions {
   /** `preview` comes every `previewEvery` steps and at the last step. */
@@ -108,7 +112,11 @@ export interface DiffusionResult extends Tensor {
   };
 }
 
-type Mode = { kind: 'txt2img' } | { kind: 'img2img'; image: RgbaImage; strength: number } | { kind: 'inpaint'; image: RgbaImage; mask: RgbaImage; strength: number };
+type Mode =
+  | { kind: 'txt2img' }
+  | { kind: 'img2img'; image: RgbaImage; strength: number }
+  | { kind: 'img2img'; imageLatents: Tensor; strength: number }
+  | { kind: 'inpaint'; image: RgbaImage; mask: RgbaImage; strength: number };
 
 export async function textToImage(models: DiffusionModels, params: TextToImageParams, options: RunOptions = {}): Promise<DiffusionResult> {
   return run(models, params, { kind: 'txt2img' }, options);
@@ -116,7 +124,25 @@ export async function textToImage(models: DiffusionModels, params: TextToImagePa
 
 export async function imageToImage(models: DiffusionModels, params: ImageToImageParams, options: RunOptions = {}): Promise<DiffusionResult> {
   const strength = parse(ImageToImageParams.pick({ strength: true }), params).strength;
-  return run(models, params, { kind: 'img2img', image: params.image, strength }, options);
+  const mode: Mode = params.imageLatents
+    ? { kind: 'img2img', imageLatents: params.imageLatents, strength }
+    : { kind: 'img2img', image: params.image!, strength };
+  return run(models, params, mode, options);
+}
+
+/** The image's VAE latents times the model's latent scale: what img2img starts from. */
+export async function encodeImageLatents(models: DiffusionModels, image: RgbaImage): Promise<Tensor> {
+  if (!models.vaeEncoder) throw new Error('this model has no VAE encoder, so it cannot start from an image');
+  return scale(await models.vaeEncoder.run(imageToTensor(image)), models.family?.vaeScale ?? SD_VAE_SCALE);
+}
+
+/** The existing "fixed size" error when a static-shape UNet cannot make `width`×`height`. */
+export function checkUnetSize(unet: UNetPort, width: number, height: number): void {
+  if (unet.latentSize && (unet.latentSize[0] !== height / 8 || unet.latentSize[1] !== width / 8)) {
+    throw new Error(
+      `this model only makes ${unet.latentSize[1] * 8}×${unet.latentSize[0] * 8} images (its UNet has a fixed size); got width ${width}, height ${height}`,
+    );
+  }
 }
 
 export async function inpaint(models: DiffusionModels, params: InpaintParams, options: RunOptions = {}): Promise<DiffusionResult> {
@@ -138,14 +164,16 @@ async function run(models: DiffusionModels, raw: TextToImageParams, mode: Mode, 
   const { unet } = models;
   const h = p.height / 8;
   const w = p.width / 8;
-  if (unet.latentSize && (unet.latentSize[0] !== h || unet.latentSize[1] !== w)) {
-    throw new Error(
-      `this model only makes ${unet.latentSize[1] * 8}×${unet.latentSize[0] * 8} images (its UNet has a fixed size); got width ${p.width}, height ${p.height}`,
-    );
-  }
+  checkUnetSize(unet, p.width, p.height);
   const inpainting9 = unet.inChannels === 9;
   if (inpainting9 && mode.kind !== 'inpaint') throw new Error('this is an inpainting model (9-channel UNet): it needs an image and a mask');
-  if (mode.kind !== 'txt2img') {
+  if (mode.kind === 'img2img' && 'imageLatents' in mode) {
+    const want = [1, 4, h, w];
+    if (mode.imageLatents.dims.length !== 4 || mode.imageLatents.dims.some((d, i) => d !== want[i])) {
+      throw new Error(`image latents must be [${want.join(', ')}] for ${p.width}×${p.height}, got [${mode.imageLatents.dims.join(', ')}]`);
+    }
+    assertFinite(mode.imageLatents, 'image latents');
+  } else if (mode.kind !== 'txt2img') {
     if (!models.vaeEncoder) throw new Error('this model has no VAE encoder, so it cannot start from an image');
     if (mode.image.width !== p.width || mode.image.height !== p.height) {
       throw new Error(`the input image is ${mode.image.width}×${mode.image.height}; width and height say ${p.width}×${p.height}`);
@@ -200,7 +228,9 @@ async function run(models: DiffusionModels, raw: TextToImageParams, mode: Mode, 
   let imageLatents: Tensor | null = null;
   let mask: Tensor | null = null;
   let maskedLatents: Tensor | null = null;
-  if (mode.kind !== 'txt2img') {
+  if (mode.kind === 'img2img' && 'imageLatents' in mode) {
+    imageLatents = repeatBatch(mode.imageLatents, p.batch_size);
+  } else if (mode.kind !== 'txt2img') {
     const imageTensor = imageToTensor(mode.image);
     imageLatents = repeatBatch(scale(await models.vaeEncoder!.run(imageTensor), vaeScale), p.batch_size);
     if (mode.kind === 'inpaint') {

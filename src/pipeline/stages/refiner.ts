@@ -1,11 +1,31 @@
 import { z } from 'zod';
 import type { PipelineContext } from '../context';
-import { tensorToImages } from '../diffusion/latents';
+import { interpolateBilinear, tensorToImages } from '../diffusion/latents';
 import { SCHEDULER_NAMES } from '../diffusion/schedulers';
-import { imageToImage } from '../diffusion/text-to-image';
+import { checkUnetSize, encodeImageLatents, imageToImage } from '../diffusion/text-to-image';
+import { resizeImage } from '../image/resize';
 import { isRgbaImage, type RgbaImage } from '../image/rgba';
+import { upscaleTiled } from '../image/tiling';
 import type { StageServices } from '../ports';
-import { PipelineStage, StageInputError } from '../stage';
+import { checkpoint, PipelineStage, StageInputError } from '../stage';
+import type { Tensor } from '../tensor';
+import { MAX_OUTPUT_PIXELS } from './upscaler';
+
+const HIGH_RES_SHAPE = "high_res_fix must be false or { scale: a number greater than 1 and at most 4, upscaler: 'latent' or an upscaler model name }";
+
+/**
+ * A1111's hires fix: enlarge the image by `scale`, then img2img at the new size. `upscaler` is
+ * 'latent' (bilinear on the VAE latents, A1111's "Latent") or a registered upscaler model.
+ */
+export const HighResFix = z
+  .object({
+    scale: z
+      .number({ error: 'high_res_fix scale must be a number greater than 1 and at most 4' })
+      .refine((v) => Number.isFinite(v) && v > 1 && v <= 4, { message: 'high_res_fix scale must be greater than 1 and at most 4' }),
+    upscaler: z.string().min(1, "high_res_fix upscaler must be 'latent' or an upscaler model name").default('latent'),
+  })
+  .strict();
+export type HighResFix = z.infer<typeof HighResFix>;
 
 /** The seed's RefinerStage, real: img2img at a given denoising strength (default 0.3). */
 export const RefinerParameters = z.object({
@@ -24,6 +44,10 @@ export const RefinerParameters = z.object({
   karras: z.boolean().default(false),
   seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
   emphasis: z.enum(['original', 'no-norm', 'ignore', 'none']).default('original'),
+  /** false (or null) = refine at the image's own size. */
+  high_res_fix: z
+    .union([z.literal(false), z.null().transform(() => false as const), HighResFix], { error: HIGH_RES_SHAPE })
+    .default(false),
 });
 export type RefinerParameters = z.infer<typeof RefinerParameters>;
 
@@ -40,7 +64,10 @@ export class RefinerStage extends PipelineStage {
   override async validateInput(context: PipelineContext): Promise<string | null> {
     const image = context.get('image');
     if (!isRgbaImage(image)) return 'no input image to refine';
-    if (image.width % 8 || image.height % 8) {
+    const hires = this.parameters.high_res_fix;
+    // A pixel upscaler's result is resized to a multiple of 8 anyway; otherwise the VAE sees the image as is.
+    const viaPixels = hires && !isLatentUpscaler(hires.upscaler);
+    if (!viaPixels && (image.width % 8 || image.height % 8)) {
       return `the image is ${image.width}×${image.height}; the refiner needs a width and height that are multiples of 8`;
     }
     return null;
@@ -50,8 +77,12 @@ export class RefinerStage extends PipelineStage {
     if (!services.diffusion) throw new StageInputError('no Stable Diffusion model can run here');
     const p = this.parameters;
     const image = context.get('image') as RgbaImage;
+    const hires = p.high_res_fix ? planHighResFix(image, p.high_res_fix) : null;
+    // A misspelt upscaler is reported before any model loads.
+    const upscalerModel = hires && !isLatentUpscaler(hires.upscaler) ? await findUpscaler(services, hires.upscaler) : null;
     const previous = Object.values(context.metadata).find((m) => typeof m.model === 'string' && 'timesteps' in m);
     const handle = await services.diffusion.load(p.model ?? (previous?.model as string | undefined));
+    if (hires) checkUnetSize(handle.models.unet, hires.to[0], hires.to[1]);
     const params = {
       prompt: p.prompt,
       negative_prompt: p.negative_prompt,
@@ -59,16 +90,28 @@ export class RefinerStage extends PipelineStage {
       guidance_scale: p.guidance_scale ?? handle.defaults.guidance_scale,
       scheduler: p.scheduler ?? (handle.defaults.scheduler as RefinerParameters['scheduler']),
       karras: p.karras,
-      width: image.width,
-      height: image.height,
+      width: hires ? hires.to[0] : image.width,
+      height: hires ? hires.to[1] : image.height,
       seed: p.seed,
       emphasis: p.emphasis,
       strength: p.strength,
-      image,
     };
     const now = services.now ?? (() => Date.now());
     const started = now();
-    const result = await imageToImage(handle.models, params, {
+    let start: { image: RgbaImage } | { imageLatents: Tensor } = { image };
+    let upscalerName = 'latent';
+    if (hires && !upscalerModel) {
+      await checkpoint(services.signal);
+      const latents = await encodeImageLatents(handle.models, image);
+      await checkpoint(services.signal);
+      start = { imageLatents: interpolateBilinear(latents, params.height / 8, params.width / 8) };
+    } else if (hires && upscalerModel) {
+      const upscaled = await this.upscale(image, upscalerModel, hires.to, services);
+      upscalerName = upscalerModel.name;
+      await checkpoint(services.signal);
+      start = { image: resizeImage(upscaled.image, params.width, params.height) };
+    }
+    const result = await imageToImage(handle.models, { ...params, ...start }, {
       signal: services.signal,
       onProgress: (step, total, preview) => services.onProgress?.({ stage: this.name, step, total, preview }),
     });
@@ -77,18 +120,17 @@ export class RefinerStage extends PipelineStage {
       model: handle.name,
       strength: p.strength,
       output_shape: [refined.height, refined.width, 4],
-      high_res_fix: false,
+      high_res_fix: hires ? { scale: hires.scale, upscaler: upscalerName, from: hires.from, to: hires.to } : false,
       steps_run: result.info.timesteps.length,
       scheduler: result.info.scheduler,
       seed: p.seed,
       ms: Math.round(now() - started),
     };
     const jobId = String(context.get('job_id', 'unknown'));
-    const { image: _drop, ...recorded } = params;
     const id = await services.artifacts.save(`${jobId}/generated_refined.png`, refined, {
       stage: this.name,
       stage_type: this.stageType,
-      parameters: recorded,
+      parameters: { ...params, high_res_fix: p.high_res_fix },
       ...metadata,
     });
     context.addArtifact(id);
@@ -97,6 +139,61 @@ export class RefinerStage extends PipelineStage {
     context.setMetadata(this.name, metadata);
     return context;
   }
+
+  /**
+   * Runs a registered upscaler (tiled, like the upscaler stage) until the image reaches the
+   * target size, at most 3 passes as A1111 does (a ×2 model for scale 3 runs twice).
+   */
+  private async upscale(image: RgbaImage, entry: { name: string; scale: number }, to: readonly [number, number], services: StageServices) {
+    await checkpoint(services.signal);
+    const model = await services.upscalers!.load(entry.name, entry.scale);
+    let current = image;
+    for (let pass = 0; pass < 3 && (current.width < to[0] || current.height < to[1]); pass++) {
+      const pixels = current.width * model.scale * current.height * model.scale;
+      if (pixels > MAX_OUTPUT_PIXELS) {
+        throw new StageInputError(
+          `high_res_fix: ${model.id} would make ${current.width * model.scale}×${current.height * model.scale} ` +
+            `(${(pixels / 1e6).toFixed(1)} MP), more than the ${(MAX_OUTPUT_PIXELS / 1e6).toFixed(1)} MP an upscale may produce; use a smaller image or 'latent'`,
+        );
+      }
+      const tileSize = model.maxTileSize;
+      const result = await upscaleTiled(current, model, {
+        tileSize,
+        overlap: Math.min(2 * (model.receptiveRadius + 2), Math.floor(tileSize / 2)),
+        beforeTile: () => checkpoint(services.signal),
+        onTile: (done, total) =>
+          services.onProgress?.({ stage: this.name, step: done, total, message: `high_res_fix: upscaling with ${model.id}` }),
+      });
+      current = result.image;
+    }
+    return { image: current };
+  }
+}
+
+/** The registered upscaler called `name`, or a clear error listing what there is. */
+async function findUpscaler(services: StageServices, name: string): Promise<{ name: string; scale: number }> {
+  const known = (await services.upscalers?.available()) ?? [];
+  const entry = known.find((m) => m.name === name);
+  if (!entry) {
+    const names = ["'latent'", ...known.map((m) => `'${m.name}' (×${m.scale})`)].join(', ');
+    throw new StageInputError(`unknown high_res_fix upscaler '${name}'; available: ${names}`);
+  }
+  return entry;
+}
+
+function isLatentUpscaler(name: string): boolean {
+  return name.toLowerCase() === 'latent';
+}
+
+/** Target size: the input × scale, each side rounded to the nearest multiple of 8 (at least 8). */
+export function planHighResFix(image: { width: number; height: number }, fix: HighResFix) {
+  const round8 = (v: number) => Math.max(8, Math.round(v / 8) * 8);
+  return {
+    scale: fix.scale,
+    upscaler: fix.upscaler,
+    from: [image.width, image.height] as [number, number],
+    to: [round8(image.width * fix.scale), round8(image.height * fix.scale)] as [number, number],
+  };
 }
 
 export const refinerStage = {
