@@ -112,6 +112,33 @@ describe('refiner stage (img2img)', () => {
     expect(sink.saved.map((s) => s.name)).toEqual(['j/generated.png', 'j/generated_refined.png', 'j/generated_upscaled.png']);
   });
 
+  it('after text_to_image, the refiner takes its prompts and seed unless given its own (as A1111\'s hires fix)', async () => {
+    const { svc, sink } = services();
+    const wb = new Workbench({
+      stages: [
+        { stage_type: 'text_to_image', parameters: { prompt: 'a hill at dusk', negative_prompt: 'fog', seed: 5 } },
+        { stage_type: 'refiner', parameters: { steps: 4, strength: 0.5 } },
+      ],
+    });
+    const result = await wb.execute({}, 'j', svc);
+    expect(result.error).toBeNull();
+    expect(sink.saved[1].metadata.parameters).toMatchObject({ prompt: 'a hill at dusk', negative_prompt: 'fog', seed: 5 });
+    expect(result.metadata.refiner).toMatchObject({ seed: 5 });
+    // Its own values win.
+    const { svc: svc2, sink: sink2 } = services();
+    const own = new Workbench({
+      stages: [
+        { stage_type: 'text_to_image', parameters: { prompt: 'a hill at dusk', negative_prompt: 'fog', seed: 5 } },
+        { stage_type: 'refiner', parameters: { steps: 4, strength: 0.5, prompt: 'crisp', negative_prompt: '', seed: 9 } },
+      ],
+    });
+    await own.execute({}, 'j', svc2);
+    expect(sink2.saved[1].metadata.parameters).toMatchObject({ prompt: 'crisp', negative_prompt: '', seed: 9 });
+    // Different conditioning and noise → a different refined image from the same generated one.
+    expect(sink2.saved[0].image.data).toEqual(sink.saved[0].image.data);
+    expect(sink2.saved[1].image.data).not.toEqual(sink.saved[1].image.data);
+  });
+
   it.each([
     [{ image: image(64, 64), strength: 1.5 }, /strength must be between 0 and 1/],
     [{ image: image(64, 64), strength: -0.1 }, /strength must be between 0 and 1/],

@@ -36,13 +36,15 @@ export const RefinerParameters = z.object({
     .default(0.3),
   /** Absent = the model that made the image (text_to_image's), else the default checkpoint. */
   model: z.string().min(1).optional(),
-  prompt: z.string().default(''),
-  negative_prompt: z.string().default(''),
+  /** Absent = the prompts that made the image (text_to_image's, as A1111's hires fix does), else ''. */
+  prompt: z.string().optional(),
+  negative_prompt: z.string().optional(),
   steps: z.number().int().min(1).max(1000).optional(),
   guidance_scale: z.number().min(0).max(50).optional(),
   scheduler: z.enum(SCHEDULER_NAMES).optional(),
   karras: z.boolean().default(false),
-  seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+  /** Absent = the seed that made the image, else 0. */
+  seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   emphasis: z.enum(['original', 'no-norm', 'ignore', 'none']).default('original'),
   /** false (or null) = refine at the image's own size. */
   high_res_fix: z
@@ -83,16 +85,18 @@ export class RefinerStage extends PipelineStage {
     const previous = Object.values(context.metadata).find((m) => typeof m.model === 'string' && 'timesteps' in m);
     const handle = await services.diffusion.load(p.model ?? (previous?.model as string | undefined));
     if (hires) checkUnetSize(handle.models.unet, hires.to[0], hires.to[1]);
+    const inherited = (key: string) => (typeof previous?.[key] === 'string' ? (previous[key] as string) : undefined);
+    const seed = p.seed ?? (typeof previous?.seed === 'number' ? previous.seed : 0);
     const params = {
-      prompt: p.prompt,
-      negative_prompt: p.negative_prompt,
+      prompt: p.prompt ?? inherited('prompt') ?? '',
+      negative_prompt: p.negative_prompt ?? inherited('negative_prompt') ?? '',
       steps: p.steps ?? handle.defaults.steps,
       guidance_scale: p.guidance_scale ?? handle.defaults.guidance_scale,
       scheduler: p.scheduler ?? (handle.defaults.scheduler as RefinerParameters['scheduler']),
       karras: p.karras,
       width: hires ? hires.to[0] : image.width,
       height: hires ? hires.to[1] : image.height,
-      seed: p.seed,
+      seed,
       emphasis: p.emphasis,
       strength: p.strength,
     };
@@ -123,7 +127,7 @@ export class RefinerStage extends PipelineStage {
       high_res_fix: hires ? { scale: hires.scale, upscaler: upscalerName, from: hires.from, to: hires.to } : false,
       steps_run: result.info.timesteps.length,
       scheduler: result.info.scheduler,
-      seed: p.seed,
+      seed,
       ms: Math.round(now() - started),
     };
     const jobId = String(context.get('job_id', 'unknown'));
