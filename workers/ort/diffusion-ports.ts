@@ -113,12 +113,74 @@ async function readFloat(out: OrtTensor, component: string): Promise<Tensor> {
   return { data, dims: [...out.dims] };
 }
 
-async function runOne(session: OrtSession, feeds: Record<string, OrtTensor>, component: string): Promise<Tensor> {
+/** Runs and reads the first output; the feeds are disposed after, except those in `keep`. */
+async function runOne(session: OrtSession, feeds: Record<string, OrtTensor>, component: string, keep?: OrtTensor): Promise<Tensor> {
   try {
     const results = await session.run(feeds);
     return await readFloat(results[session.outputNames[0]], component);
   } finally {
-    for (const t of Object.values(feeds)) t.dispose();
+    for (const t of Object.values(feeds)) if (t !== keep) t.dispose();
+  }
+}
+
+/** The WebGPU device type, as far as it is used here (no @webgpu/types in this project). */
+interface GpuDeviceLike {
+  createBuffer(descriptor: { size: number; usage: number }): { destroy(): void };
+  queue: { writeBuffer(buffer: unknown, offset: number, data: ArrayBufferLike, dataOffset: number, size: number): void };
+}
+// GPUBufferUsage flags (WebGPU spec): STORAGE | COPY_SRC | COPY_DST.
+const STORAGE_BUFFER_USAGE = 0x80 | 0x04 | 0x08;
+
+/**
+ * The text conditioning is the same for every step of a job: it is converted once and, on
+ * WebGPU, uploaded once to a GPU buffer that every UNet step reads. Two entries, because a UNet
+ * with a fixed batch of 1 takes the unconditional and the conditional half in turn.
+ */
+export class ConditioningCache {
+  private entries: Array<{ source: Tensor; tensor: OrtTensor }> = [];
+  /** How many tensors were made (a test counts them). */
+  created = 0;
+
+  constructor(
+    private readonly ort: Ort,
+    private readonly spec: Spec,
+    private readonly backend?: Backend,
+  ) {}
+
+  async get(source: Tensor): Promise<OrtTensor> {
+    const hit = this.entries.find((e) => e.source === source);
+    if (hit) return hit.tensor;
+    const tensor = await this.create(source);
+    this.created++;
+    this.entries.push({ source, tensor });
+    if (this.entries.length > 2) this.entries.shift()!.tensor.dispose();
+    return tensor;
+  }
+
+  has(tensor: OrtTensor): boolean {
+    return this.entries.some((e) => e.tensor === tensor);
+  }
+
+  private async create(source: Tensor): Promise<OrtTensor> {
+    const cpu = floatTensor(this.ort, this.spec, source);
+    if (this.backend !== 'webgpu') return cpu;
+    try {
+      const device = (await this.ort.env.webgpu.device) as unknown as GpuDeviceLike;
+      const data = cpu.data as Float32Array | Uint16Array;
+      // WebGPU buffer sizes are multiples of 4; 16 keeps vectorised reads in bounds too.
+      const buffer = device.createBuffer({ size: Math.ceil(data.byteLength / 16) * 16, usage: STORAGE_BUFFER_USAGE });
+      device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+      const onGpu = this.ort.Tensor.fromGpuBuffer(buffer as never, {
+        dataType: cpu.type as 'float32' | 'float16',
+        dims: cpu.dims,
+        dispose: () => buffer.destroy(),
+      });
+      cpu.dispose();
+      return onGpu as OrtTensor;
+    } catch {
+      // No device to upload to (yet): a CPU tensor, uploaded by ORT at each run, still works.
+      return cpu;
+    }
   }
 }
 
@@ -146,7 +208,7 @@ export function createTextEncoderPort(ort: Ort, session: OrtSession, hiddenSize:
   };
 }
 
-export function createUNetPort(ort: Ort, session: OrtSession, backend?: Backend): UNetPort {
+export function createUNetPort(ort: Ort, session: OrtSession, backend?: Backend): UNetPort & { conditioning: ConditioningCache } {
   const sample = findInput(session, ['sample'], 'UNet');
   const timestep = findInput(session, ['timestep'], 'UNet');
   const hidden = findInput(session, ['encoder_hidden_states'], 'UNet');
@@ -156,7 +218,9 @@ export function createUNetPort(ort: Ort, session: OrtSession, backend?: Backend)
   }
   const h = fixed(sample.shape[2]);
   const w = fixed(sample.shape[3]);
+  const conditioning = new ConditioningCache(ort, hidden, backend);
   return {
+    conditioning,
     inChannels: (channels ?? 4) as 4 | 9,
     maxBatch: fixed(sample.shape[0]),
     sequenceLength: fixed(hidden.shape[1]),
@@ -172,11 +236,8 @@ export function createUNetPort(ort: Ort, session: OrtSession, backend?: Backend)
         else if (timestep.type === 'float16') tTensor = new ort.Tensor('float16', toFloat16Array(new Float32Array(count).fill(t)), tDims);
         else if (timestep.type === 'float32') tTensor = new ort.Tensor('float32', new Float32Array(count).fill(t), tDims);
         else throw new ModelSignatureError(`UNet 'timestep' is ${timestep.type}; expected int64, float32 or float16`);
-        return runOne(
-          session,
-          { [sample.name]: floatTensor(ort, sample, x), [timestep.name]: tTensor, [hidden.name]: floatTensor(ort, hidden, ehs) },
-          'UNet',
-        );
+        const ehsTensor = await conditioning.get(ehs);
+        return runOne(session, { [sample.name]: floatTensor(ort, sample, x), [timestep.name]: tTensor, [hidden.name]: ehsTensor }, 'UNet', ehsTensor);
       }),
   };
 }

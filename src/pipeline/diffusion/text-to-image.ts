@@ -244,7 +244,8 @@ async function run(models: DiffusionModels, raw: TextToImageParams, mode: Mode, 
   const fullStrength = mode.kind === 'txt2img' || (mode.kind === 'inpaint' && mode.strength >= 1);
   latents = fullStrength ? scale(noise, scheduler.initNoiseSigma) : scheduler.addNoise(imageLatents!, noise, timesteps[0]);
 
-  // 5. Denoise.
+  // 5. Denoise. The conditioning is the same object at every step (ports may keep it uploaded).
+  const embeddingParts = new Map<string, Tensor>();
   const total = timesteps.length;
   const previewEvery = Math.max(1, options.previewEvery ?? 5);
   for (let i = 0; i < total; i++) {
@@ -260,7 +261,7 @@ async function run(models: DiffusionModels, raw: TextToImageParams, mode: Mode, 
         guidance ? concatBatch([maskedLatents!, maskedLatents!]) : maskedLatents!,
       ]);
     }
-    const prediction = await runUnet(unet, unetInput, t, embeddings);
+    const prediction = await runUnet(unet, unetInput, t, embeddings, embeddingParts);
     assertUnetOutput(prediction, t);
     const noisePred = guidance ? applyGuidance(prediction, p.guidance_scale) : prediction;
     latents = scheduler.step(noisePred, t, latents, rng as NoiseSource).prevSample;
@@ -296,20 +297,25 @@ async function run(models: DiffusionModels, raw: TextToImageParams, mode: Mode, 
   };
 }
 
-/** Runs the UNet on the whole batch if it accepts it, else in pieces it does accept. */
-async function runUnet(unet: UNetPort, sample: Tensor, t: number, embeddings: Tensor): Promise<Tensor> {
+/**
+ * Runs the UNet on the whole batch if it accepts it, else in pieces it does accept; the pieces of
+ * the conditioning are made once per job (`parts`) so every step passes the same objects.
+ */
+async function runUnet(unet: UNetPort, sample: Tensor, t: number, embeddings: Tensor, parts: Map<string, Tensor>): Promise<Tensor> {
   const batch = sample.dims[0];
   const step = unet.maxBatch ?? batch;
   if (step >= batch && (unet.maxBatch === null || unet.maxBatch === batch)) return unet.run(sample, t, embeddings);
-  const parts: Tensor[] = [];
+  const out: Tensor[] = [];
   for (let i = 0; i < batch; i += step) {
     const end = Math.min(batch, i + step);
     if (end - i !== step && unet.maxBatch !== null) {
       throw new Error(`the UNet takes batches of exactly ${unet.maxBatch}; cannot run ${end - i}`);
     }
-    parts.push(await unet.run(sliceBatch(sample, i, end), t, sliceBatch(embeddings, i, end)));
+    const key = `${i}:${end}`;
+    if (!parts.has(key)) parts.set(key, sliceBatch(embeddings, i, end));
+    out.push(await unet.run(sliceBatch(sample, i, end), t, parts.get(key)!));
   }
-  return concatBatch(parts);
+  return concatBatch(out);
 }
 
 function assertUnetOutput(prediction: Tensor, t: number): void {
