@@ -62,8 +62,9 @@ export class DpmSolverMultistepScheduler extends BaseScheduler {
   }
 
   setTimesteps(steps: number): void {
-    this.checkSteps(steps);
     const cfg = this.config;
+    // 'leading' spaces by ⌊T/(steps+1)⌋, which is 0 (every timestep the same) at steps = T.
+    this.checkSteps(steps, cfg.timestep_spacing === 'leading' ? cfg.num_train_timesteps - 1 : cfg.num_train_timesteps);
     let timesteps = dpmTimesteps(cfg.timestep_spacing, steps, cfg.num_train_timesteps, cfg.steps_offset);
     let sigmas: number[];
     if (cfg.use_karras_sigmas) {
@@ -76,6 +77,14 @@ export class DpmSolverMultistepScheduler extends BaseScheduler {
     } else {
       sigmas = timesteps.map((t) => interpByIndex(t, this.trainSigmas));
     }
+    // Near steps = T, rounding repeats a timestep (linspace gives 500 twice at 1000 steps, and
+    // 'leading' with steps_offset reaches 1000, clamped to 999's sigma); a repeated sigma makes a
+    // zero log-SNR step that the second-order update divides by. Keep the first of each, as
+    // diffusers' DPM schedulers did (np.unique with return_index on the timesteps).
+    const seen = new Set<number>();
+    const keep = sigmas.map((sigma) => !seen.has(f32(sigma)) && seen.add(f32(sigma)) !== undefined);
+    timesteps = timesteps.filter((_, i) => keep[i]);
+    sigmas = sigmas.filter((_, i) => keep[i]);
     const last = cfg.final_sigmas_type === 'sigma_min' ? this.trainSigmas[0] : 0;
     this.sigmaTable = frozen([...sigmas, last].map(f32));
     this.startSchedule(timesteps);

@@ -319,3 +319,40 @@ describe('tensors', () => {
     expect(out.prevSample.data).toEqual(out.predOriginalSample.data);
   });
 });
+
+describe('dpmpp_2m near steps = num_train_timesteps', () => {
+  /** Runs every step with a smooth stand-in model; returns the final sample. */
+  const runAll = (s: Scheduler): Tensor => {
+    let x = fixed([0.5, -0.25, 1, 0.75], [1, 1, 2, 2]);
+    for (const t of s.timesteps) x = s.step(fixed(Array.from(x.data, (v) => 0.1 * v), x.dims), t, x).prevSample;
+    return x;
+  };
+
+  it('linspace at 1000 steps repeats timestep 500 once: kept once, and every step stays finite', () => {
+    const s = createScheduler('dpmpp_2m', { ...SD_CONFIG, timestep_spacing: 'linspace' });
+    s.setTimesteps(1000);
+    expect(new Set(s.timesteps).size).toBe(s.timesteps.length);
+    expect(s.timesteps.length).toBe(999);
+    expect(s.timesteps.filter((t) => t === 500)).toHaveLength(1);
+    expect([...runAll(s).data].every(Number.isFinite)).toBe(true);
+  });
+
+  it('karras at 1000 steps: sigmas strictly decrease (rounded timesteps may repeat), finite', () => {
+    const s = createScheduler('dpmpp_2m', { ...SD_CONFIG, use_karras_sigmas: true });
+    s.setTimesteps(1000);
+    const sigmas = (s as unknown as { sigmas: number[] }).sigmas;
+    expect(sigmas).toHaveLength(1001);
+    for (let i = 1; i < sigmas.length; i++) expect(sigmas[i]).toBeLessThan(sigmas[i - 1]);
+    expect([...runAll(s).data].every(Number.isFinite)).toBe(true);
+  });
+
+  it("'leading' at 1000 steps would space by 0: a clear error; 999 works", () => {
+    const s = createScheduler('dpmpp_2m', { ...SD_CONFIG, timestep_spacing: 'leading', steps_offset: 1 });
+    expect(() => s.setTimesteps(1000)).toThrow(/dpmpp_2m: steps must be an integer between 1 and 999, got 1000/);
+    s.setTimesteps(999);
+    // 1000 (past the training range) and 999 share a sigma: one of them is kept.
+    expect(s.timesteps.slice(0, 2)).toEqual([1000, 998]);
+    expect(s.timesteps).toHaveLength(998);
+    expect([...runAll(s).data].every(Number.isFinite)).toBe(true);
+  });
+});
