@@ -6,10 +6,12 @@ import { ErrorBanner } from './components/ErrorBanner';
 import { backendDetails, describeBackend, plainError } from './format';
 import { navigate, route, type Route } from './router';
 import { EnhanceView } from './views/EnhanceView';
+import { GenerateView } from './views/GenerateView';
 import { GalleryView } from './views/GalleryView';
 import { ModelsView } from './views/ModelsView';
 
 const NAV: Array<{ route: Route; label: string }> = [
+  { route: 'generate', label: 'Generate' },
   { route: 'enhance', label: 'Enhance' },
   { route: 'models', label: 'Models' },
   { route: 'gallery', label: 'Gallery' },
@@ -119,6 +121,9 @@ export function App() {
           )}
         >
           <Switch>
+            <Match when={route() === 'generate'}>
+              <GenerateView />
+            </Match>
             <Match when={route() === 'gallery'}>
               <GalleryView />
             </Match>

@@ -1,8 +1,9 @@
-import { createMemo, createResource, createSignal, For, onCleanup, onMount, Show } from 'solid-js';
+import { createEffect, createMemo, createResource, createSignal, For, on, onCleanup, onMount, Show } from 'solid-js';
 import { connectStudio } from '../../client/studio-client';
 import type { ArtifactSummary } from '../../protocol/schemas';
 import { ArtifactImage } from '../components/ArtifactImage';
 import { ConfirmDialog } from '../components/ConfirmDialog';
+import { DropZone } from '../components/DropZone';
 import {
   asRecord,
   basename,
@@ -17,8 +18,10 @@ import {
 } from '../format';
 import { createArtifactUrl } from '../lib/artifact-url';
 import { artifactsApi } from '../lib/artifacts';
-import { navigate } from '../router';
+import { SAMPLER_LABELS, type SchedulerName } from '../lib/generation-parameters';
+import { navigate, replaceRouteParam, routeParam } from '../router';
 import { enhanceStore } from '../stores/enhance';
+import { generateStore } from '../stores/generate';
 import { listenJobEvents } from '../stores/job-events';
 
 async function loadArtifacts(): Promise<ArtifactSummary[]> {
@@ -29,7 +32,13 @@ async function loadArtifacts(): Promise<ArtifactSummary[]> {
 
 export function GalleryView() {
   const [artifacts, { refetch }] = createResource(loadArtifacts);
-  const [selectedId, setSelectedId] = createSignal<string | null>(null);
+  // The selection follows the address (`#/gallery/<id>`), so a result's "Gallery" link opens it.
+  const [selectedId, setSelected] = createSignal<string | null>(routeParam());
+  const setSelectedId = (id: string | null) => {
+    setSelected(id);
+    replaceRouteParam(id);
+  };
+  createEffect(on(routeParam, (id) => setSelected(id), { defer: true }));
   const [confirmingClear, setConfirmingClear] = createSignal(false);
   const [working, setWorking] = createSignal(false);
   const [actionError, setActionError] = createSignal<string | null>(null);
@@ -90,8 +99,31 @@ export function GalleryView() {
     navigate('enhance');
   };
 
+  const reuse = async (item: ArtifactSummary) => {
+    await generateStore().reuseArtifact(item);
+    navigate('generate');
+  };
+
+  /** A PNG dropped here (ours, A1111's or ComfyUI's) fills the Generate view. */
+  const takeFiles = async (files: File[]) => {
+    const png = files.find((f) => f.type === 'image/png' || /\.png$/i.test(f.name));
+    if (!png) {
+      setActionError(`“${files[0]?.name ?? 'The file'}” is not a PNG: drop a PNG made by Media Lab, A1111 or ComfyUI to load its parameters.`);
+      return;
+    }
+    setActionError(null);
+    await generateStore().loadPng(png);
+    navigate('generate');
+  };
+
   return (
-    <section class="view view-gallery" data-testid="view-gallery" aria-label="Gallery">
+    <DropZone
+      class="view view-gallery"
+      data-testid="view-gallery"
+      aria-label="Gallery"
+      hint="Drop a PNG to load its parameters into Generate"
+      onFiles={(files) => void takeFiles(files)}
+    >
       <div class="gallery-header">
         <h2 class="panel-title">Gallery</h2>
         <span class="muted small" data-testid="gallery-count">
@@ -127,10 +159,15 @@ export function GalleryView() {
       <Show when={!artifacts.error && artifacts.state === 'ready' && items().length === 0}>
         <div class="empty" data-testid="gallery-empty">
           <p>No images yet.</p>
-          <p class="muted small">Everything you upscale is kept here, on this device.</p>
-          <button type="button" class="btn btn-primary" onClick={() => navigate('enhance')}>
-            Enhance an image
-          </button>
+          <p class="muted small">Everything you generate or upscale is kept here, on this device.</p>
+          <div class="actions">
+            <button type="button" class="btn btn-primary" onClick={() => navigate('generate')}>
+              Generate an image
+            </button>
+            <button type="button" class="btn" onClick={() => navigate('enhance')}>
+              Enhance an image
+            </button>
+          </div>
         </div>
       </Show>
 
@@ -167,6 +204,7 @@ export function GalleryView() {
               onClose={() => setSelectedId(null)}
               onDelete={() => void remove(item())}
               onEnhance={() => void enhanceAgain(item())}
+              onReuse={() => void reuse(item())}
             />
           )}
         </Show>
@@ -191,7 +229,7 @@ export function GalleryView() {
           </p>
         </ConfirmDialog>
       </Show>
-    </section>
+    </DropZone>
   );
 }
 
@@ -210,6 +248,24 @@ function detailRows(artifact: ArtifactSummary): DetailRow[] {
   };
   add('Stage', pickString('stage_type', meta) ?? artifact.stage);
   add('Model', pickString('model', meta, params, nested));
+  // Generation settings (text_to_image and refiner stages).
+  const prompt = pickString('prompt', params, nested, meta);
+  add('Prompt', prompt && prompt.length > 300 ? `${prompt.slice(0, 300)}…` : prompt);
+  add('Negative prompt', pickString('negative_prompt', params, nested, meta));
+  const scheduler = pickString('scheduler', params, nested);
+  if (scheduler) {
+    const karras = (params?.karras ?? nested?.karras) === true;
+    const label = SAMPLER_LABELS[scheduler as SchedulerName] ?? scheduler;
+    add('Sampler', karras ? `${label} Karras` : label);
+  }
+  const steps = pickNumber('steps', params, nested);
+  add('Steps', steps !== undefined ? String(steps) : undefined);
+  const cfg = pickNumber('guidance_scale', params, nested);
+  add('CFG', cfg !== undefined ? String(cfg) : undefined);
+  const seed = pickNumber('seed', params, nested, meta);
+  add('Seed', seed !== undefined ? String(seed) : undefined);
+  const strength = pickNumber('strength', meta, params);
+  add('Strength', strength !== undefined ? String(strength) : undefined);
   const factor = pickNumber('upscale_factor', meta, params, nested);
   add('Factor', factor !== undefined ? `×${factor}` : undefined);
   const input = pickSize('input_size', meta);
@@ -240,11 +296,14 @@ interface ArtifactDetailProps {
   onClose: () => void;
   onDelete: () => void;
   onEnhance: () => void;
+  onReuse: () => void;
 }
 
 function ArtifactDetail(props: ArtifactDetailProps) {
   const image = createArtifactUrl(() => props.artifact.id);
   const rows = createMemo(() => detailRows(props.artifact));
+  // Every stage records its parameters; for a generate job the whole pipeline is reused (see the store).
+  const canReuse = createMemo(() => typeof asRecord(props.artifact.metadata)?.stage_type === 'string');
   const raw = createMemo(() =>
     JSON.stringify({ parameters: props.artifact.parameters, metadata: props.artifact.metadata }, null, 2),
   );
@@ -315,6 +374,17 @@ function ArtifactDetail(props: ArtifactDetailProps) {
               Download
             </a>
           )}
+        </Show>
+        <Show when={canReuse()}>
+          <button
+            type="button"
+            class="btn"
+            data-testid="reuse-parameters"
+            title="Fill the Generate view with this image's parameters"
+            onClick={() => props.onReuse()}
+          >
+            Reuse parameters
+          </button>
         </Show>
         <button type="button" class="btn" data-testid="enhance-again" onClick={() => props.onEnhance()}>
           Enhance this

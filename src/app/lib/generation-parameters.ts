@@ -1,0 +1,653 @@
+/**
+ * One shape for "the parameters of an image" wherever they come from, so the Generate view can
+ * be filled from any of them:
+ *
+ * - our own records: the `media-lab` PNG chunk (a stage's metadata, as the gallery keeps it),
+ *   or a job's pipeline config (gallery "reuse parameters", a saved config file);
+ * - A1111's `parameters` chunk (infotext, incl. hires fix keys);
+ * - ComfyUI's `prompt` chunk (an API-format graph).
+ *
+ * Every reader returns what it could map plus a list of what it could not, in words a person can
+ * read; nothing in a file is evaluated (JSON is parsed as data, text chunks are read with the
+ * caps of src/media/png-text.ts). `buildPipelineConfig` goes the other way: the form's values
+ * → the pipeline config a generate job runs (DESIGN §2, snake_case as the seed).
+ *
+ * Pure TypeScript (no DOM): unit-tested in Node.
+ */
+import { z } from 'zod';
+import { readComfyPrompt } from '../../media/comfy';
+import { parseInfotext, toGenerationParams, type ImportedGenerationParams } from '../../media/infotext';
+import { readPngTextChunks, type PngTextChunk } from '../../media/png-text';
+import { formatZodError, PipelineConfigSchema, type PipelineConfigInput } from '../../pipeline/config';
+import { SCHEDULER_NAMES, type SchedulerName } from '../../pipeline/diffusion/schedulers/types';
+
+export { SCHEDULER_NAMES };
+export type { SchedulerName };
+
+export const EMPHASIS_MODES = ['original', 'no-norm', 'ignore', 'none'] as const;
+export type Emphasis = (typeof EMPHASIS_MODES)[number];
+
+export const UPSCALE_FACTORS = [2, 3, 4, 8] as const;
+export type UpscaleFactor = (typeof UPSCALE_FACTORS)[number];
+
+/** The samplers a Karras noise schedule applies to (the diffusion loop refuses it for the others). */
+export const KARRAS_SCHEDULERS: readonly SchedulerName[] = ['euler', 'dpmpp_2m'];
+export const supportsKarras = (scheduler: SchedulerName): boolean => KARRAS_SCHEDULERS.includes(scheduler);
+
+/** A1111's names for our samplers, for labels. */
+export const SAMPLER_LABELS: Record<SchedulerName, string> = {
+  euler: 'Euler',
+  euler_a: 'Euler a',
+  ddim: 'DDIM',
+  dpmpp_2m: 'DPM++ 2M',
+  lcm: 'LCM',
+};
+
+/** The refiner stage as the Generate view offers it: img2img of the result, maybe with another model. */
+export interface RefinerSettings {
+  strength: number;
+  /** Absent = the model that made the image. */
+  model?: string;
+  /** Absent = the generation's steps. */
+  steps?: number;
+}
+
+/** A1111's hires fix: a refiner stage with `high_res_fix`. */
+export interface HiresFixSettings {
+  /** Greater than 1, at most 4. */
+  scale: number;
+  /** 'latent' or an upscaler model's name. */
+  upscaler: string;
+  strength: number;
+  steps?: number;
+}
+
+export interface UpscalerSettings {
+  factor: UpscaleFactor;
+  /** Absent = the bundled model for the factor. */
+  model?: string;
+}
+
+/**
+ * Everything the Generate view can be filled with. Every field is optional: a source sets only
+ * what it holds. For the optional stages, `null` means "off" and `undefined` "not said".
+ */
+export interface GenerationParameters {
+  prompt?: string;
+  negative_prompt?: string;
+  model?: string;
+  seed?: number;
+  steps?: number;
+  guidance_scale?: number;
+  scheduler?: SchedulerName;
+  karras?: boolean;
+  width?: number;
+  height?: number;
+  batch_size?: number;
+  emphasis?: Emphasis;
+  hires_fix?: HiresFixSettings | null;
+  refiner?: RefinerSettings | null;
+  upscaler?: UpscalerSettings | null;
+}
+
+export type ParametersSource = 'media-lab' | 'a1111' | 'comfyui' | 'pipeline-config';
+
+export const SOURCE_LABELS: Record<ParametersSource, string> = {
+  'media-lab': 'Media Lab',
+  a1111: 'AUTOMATIC1111',
+  comfyui: 'ComfyUI',
+  'pipeline-config': 'a pipeline config',
+};
+
+export interface LoadedParameters {
+  source: ParametersSource;
+  parameters: GenerationParameters;
+  /** What the source held that could not be used here, one sentence each. */
+  unmapped: string[];
+}
+
+/** Why nothing could be loaded (not a PNG, no parameters, a broken config …). */
+export class ParametersError extends Error {
+  override readonly name = 'ParametersError';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Field checks shared by every source
+
+const MAX_SEED = Number.MAX_SAFE_INTEGER;
+/** Largest side the form accepts (and what a loaded value is checked against). */
+export const MAX_SIDE = 4096;
+
+type FieldCheck = (value: unknown) => string | null;
+
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+const describeValue = (value: unknown): string => {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (Array.isArray(value)) return 'a list';
+  if (value !== null && typeof value === 'object') return 'an object';
+  return String(value);
+};
+
+const CHECKS: Record<string, FieldCheck> = {
+  prompt: (v) => (typeof v === 'string' ? null : 'is not text'),
+  negative_prompt: (v) => (typeof v === 'string' ? null : 'is not text'),
+  model: (v) => (typeof v === 'string' && v.length > 0 ? null : 'is not a model name'),
+  seed: (v) => (isInt(v) && v >= 0 && v <= MAX_SEED ? null : 'is not a seed this app can use (a whole number from 0 to 2^53 - 1)'),
+  steps: (v) => (isInt(v) && v >= 1 && v <= 1000 ? null : 'is not a number of steps from 1 to 1000'),
+  guidance_scale: (v) => (isNum(v) && v >= 0 && v <= 50 ? null : 'is not a CFG scale from 0 to 50'),
+  scheduler: (v) =>
+    typeof v === 'string' && (SCHEDULER_NAMES as readonly string[]).includes(v) ? null : `is not a sampler this app has (${SCHEDULER_NAMES.join(', ')})`,
+  karras: (v) => (typeof v === 'boolean' ? null : 'is not true or false'),
+  width: (v) => (isInt(v) && v >= 8 && v <= MAX_SIDE ? null : `is not a width from 8 to ${MAX_SIDE}`),
+  height: (v) => (isInt(v) && v >= 8 && v <= MAX_SIDE ? null : `is not a height from 8 to ${MAX_SIDE}`),
+  batch_size: (v) => (isInt(v) && v >= 1 && v <= 16 ? null : 'is not a batch size from 1 to 16'),
+  emphasis: (v) => (typeof v === 'string' && (EMPHASIS_MODES as readonly string[]).includes(v) ? null : `is not one of ${EMPHASIS_MODES.join(', ')}`),
+};
+
+const MAIN_KEYS = Object.keys(CHECKS) as Array<keyof typeof CHECKS>;
+
+/** Copies the fields of `source` named in CHECKS into `out`; a bad value becomes an `unmapped` line. */
+function takeMainFields(source: Record<string, unknown>, out: GenerationParameters, unmapped: string[], keys = MAIN_KEYS): void {
+  for (const key of keys) {
+    if (!Object.hasOwn(source, key)) continue;
+    const value = source[key];
+    if (value === undefined || value === null) continue;
+    const problem = CHECKS[key](value);
+    if (problem) unmapped.push(`${key} ${describeValue(value)} ${problem}`);
+    else (out as Record<string, unknown>)[key] = value;
+  }
+}
+
+/** Karras on a sampler that has no Karras schedule here: dropped, and said so. */
+function checkKarras(out: GenerationParameters, unmapped: string[]): void {
+  if (out.karras && out.scheduler && !supportsKarras(out.scheduler)) {
+    unmapped.push(`the Karras schedule is not available with ${SAMPLER_LABELS[out.scheduler]} here (only ${KARRAS_SCHEDULERS.map((k) => SAMPLER_LABELS[k]).join(' and ')}); the sampler's own schedule is used`);
+    out.karras = false;
+  }
+}
+
+const asObject = (value: unknown): Record<string, unknown> | undefined =>
+  value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+
+function strengthOf(value: unknown, what: string, unmapped: string[]): number | undefined {
+  if (value === undefined) return undefined;
+  if (isNum(value) && value >= 0 && value <= 1) return value;
+  unmapped.push(`${what} ${describeValue(value)} is not a strength from 0 to 1`);
+  return undefined;
+}
+
+function stepsOf(value: unknown, what: string, unmapped: string[]): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (isInt(value) && value >= 1 && value <= 1000) return value;
+  unmapped.push(`${what} ${describeValue(value)} is not a number of steps from 1 to 1000`);
+  return undefined;
+}
+
+function hiresOf(value: unknown, strength: number | undefined, steps: number | undefined, unmapped: string[]): HiresFixSettings | undefined {
+  const hires = asObject(value);
+  if (!hires) return undefined;
+  const scale = hires.scale;
+  const upscaler = hires.upscaler ?? 'latent';
+  if (!(isNum(scale) && scale > 1 && scale <= 4)) {
+    unmapped.push(`hires fix scale ${describeValue(scale)} is not a number greater than 1 and at most 4`);
+    return undefined;
+  }
+  if (typeof upscaler !== 'string' || !upscaler) {
+    unmapped.push(`hires fix upscaler ${describeValue(upscaler)} is not 'latent' or an upscaler name`);
+    return undefined;
+  }
+  return { scale, upscaler, strength: strength ?? DEFAULT_HIRES_STRENGTH, ...(steps !== undefined ? { steps } : {}) };
+}
+
+function factorOf(value: unknown, unmapped: string[]): UpscaleFactor | undefined {
+  if ((UPSCALE_FACTORS as readonly unknown[]).includes(value)) return value as UpscaleFactor;
+  unmapped.push(`upscale factor ${describeValue(value)} is not one of ${UPSCALE_FACTORS.join(', ')}`);
+  return undefined;
+}
+
+export const DEFAULT_REFINER_STRENGTH = 0.3;
+export const DEFAULT_HIRES_STRENGTH = 0.5;
+
+// ---------------------------------------------------------------------------------------------
+// Our own records
+
+/**
+ * Our `media-lab` chunk (= an artifact's metadata): `{stage, stage_type, parameters, model, …}`.
+ * A generated image gives the generation; a refined one the generation plus its refiner or hires
+ * fix; an upscaled one only the upscale (it does not carry the prompt).
+ */
+export function fromMediaLabMetadata(raw: unknown): LoadedParameters {
+  const meta = asObject(raw);
+  if (!meta) throw new ParametersError('the Media Lab parameters are not a JSON object');
+  const stageType = meta.stage_type;
+  const params = asObject(meta.parameters) ?? {};
+  const unmapped: string[] = [];
+  const out: GenerationParameters = {};
+
+  if (stageType === 'text_to_image') {
+    // `parameters` holds the values as run (raw scheduler name + karras flag); the top level
+    // repeats them and adds the model's name.
+    takeMainFields({ ...meta, ...params, scheduler: params.scheduler ?? schedulerBase(meta.scheduler), model: meta.model ?? params.model }, out, unmapped);
+    if (params.karras === undefined && typeof meta.scheduler === 'string') out.karras = / karras$/.test(meta.scheduler);
+    out.hires_fix = null;
+    out.refiner = null;
+    out.upscaler = null;
+  } else if (stageType === 'refiner') {
+    const strength = strengthOf(meta.strength ?? params.strength, 'refiner strength', unmapped);
+    const hiresRaw = asObject(meta.high_res_fix) ?? asObject(params.high_res_fix);
+    takeMainFields({ ...params, model: meta.model ?? params.model }, out, unmapped, MAIN_KEYS.filter((k) => k !== 'width' && k !== 'height'));
+    if (hiresRaw) {
+      const hires = hiresOf(hiresRaw, strength, stepsOf(params.steps, 'hires fix steps', unmapped), unmapped);
+      out.hires_fix = hires ?? null;
+      const from = hiresRaw.from;
+      if (Array.isArray(from) && from.length === 2) takeMainFields({ width: from[0], height: from[1] }, out, unmapped, ['width', 'height']);
+      out.refiner = null;
+    } else {
+      takeMainFields(params, out, unmapped, ['width', 'height']);
+      out.hires_fix = null;
+      out.refiner = { strength: strength ?? DEFAULT_REFINER_STRENGTH };
+    }
+    out.upscaler = null;
+    unmapped.push('this image was refined: the image it started from is not in the file, so the generation before it is made again from the same values');
+  } else if (stageType === 'upscaler') {
+    const factor = factorOf(meta.upscale_factor ?? params.upscale_factor, unmapped);
+    const model = typeof (params.model ?? meta.model) === 'string' ? String(params.model ?? meta.model) : undefined;
+    if (factor) out.upscaler = { factor, ...(params.model ? { model } : {}) };
+    unmapped.push('this image is an upscale: it holds no prompt or generation settings, only the upscale factor');
+  } else {
+    throw new ParametersError(
+      `the Media Lab parameters are from a ${typeof stageType === 'string' ? `'${stageType}'` : 'unknown'} stage, which the Generate view cannot load`,
+    );
+  }
+  checkKarras(out, unmapped);
+  return { source: 'media-lab', parameters: out, unmapped };
+}
+
+/** `"dpmpp_2m karras"` (how stage metadata writes it) → `"dpmpp_2m"`. */
+function schedulerBase(value: unknown): string | undefined {
+  return typeof value === 'string' ? value.split(' ')[0] : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pipeline configs (saved files, a job's request)
+
+const Obj = z.record(z.string(), z.unknown());
+
+/** What a config file must look like for the Generate view; values are checked field by field after. */
+const GenerateConfigSchema = PipelineConfigSchema.extend({
+  stages: z
+    .array(
+      z.object({
+        stage_type: z.string().min(1, 'stage_type is empty'),
+        name: z.string().min(1).optional(),
+        parameters: Obj.default({}),
+      }),
+    )
+    .min(1, 'a pipeline needs at least one stage'),
+});
+
+/** Keys each stage takes (for "not used" notes). */
+const STAGE_KEYS: Record<string, readonly string[]> = {
+  text_to_image: [...MAIN_KEYS, 'latents'],
+  refiner: ['strength', 'model', 'prompt', 'negative_prompt', 'steps', 'guidance_scale', 'scheduler', 'karras', 'seed', 'emphasis', 'high_res_fix'],
+  upscaler: ['upscale_factor', 'model', 'tile_size', 'tile_overlap'],
+};
+
+/**
+ * A pipeline config (a saved file, or a job's request with its `input_data`) → form values.
+ * Parameters merge as the workbench merges them: stage < `config.parameters` < `input_data`.
+ * Throws ParametersError for a config that is not one (with zod's words for what is wrong).
+ */
+export function fromPipelineConfig(raw: unknown, inputData: Record<string, unknown> = {}, source: ParametersSource = 'pipeline-config'): LoadedParameters {
+  const parsed = GenerateConfigSchema.safeParse(raw);
+  if (!parsed.success) throw new ParametersError(`not a pipeline config: ${formatZodError(parsed.error)}`);
+  const config = parsed.data;
+  const t2iIndex = config.stages.findIndex((s) => s.stage_type === 'text_to_image');
+  if (t2iIndex < 0) {
+    const types = config.stages.map((s) => s.stage_type).join(', ');
+    throw new ParametersError(`this pipeline has no text_to_image stage (it has ${types}), so there is nothing to generate`);
+  }
+  const unmapped: string[] = [];
+  const out: GenerationParameters = { hires_fix: null, refiner: null, upscaler: null };
+  const merged = (stage: (typeof config.stages)[number]) => {
+    const keys = STAGE_KEYS[stage.stage_type] ?? [];
+    const values: Record<string, unknown> = { ...stage.parameters };
+    for (const source of [config.parameters, inputData]) for (const key of keys) if (source[key] !== undefined) values[key] = source[key];
+    return values;
+  };
+  const label = (i: number) => {
+    const stage = config.stages[i];
+    return `stages[${i}] (${stage.name ?? stage.stage_type})`;
+  };
+  const unknownKeys = (i: number, values: Record<string, unknown>) => {
+    const keys = STAGE_KEYS[config.stages[i].stage_type] ?? [];
+    for (const key of Object.keys(values)) if (!keys.includes(key)) unmapped.push(`${label(i)}: parameter '${key}' is not one this stage takes`);
+  };
+
+  if (t2iIndex > 0) unmapped.push(`the stages before text_to_image (${config.stages.slice(0, t2iIndex).map((s) => s.stage_type).join(', ')}) are not used`);
+  const t2i = merged(config.stages[t2iIndex]);
+  unknownKeys(t2iIndex, t2i);
+  if (t2i.latents !== undefined) unmapped.push('latents given as data are not kept; the seed is used instead');
+  takeMainFields(t2i, out, unmapped);
+
+  for (let i = t2iIndex + 1; i < config.stages.length; i++) {
+    const stage = config.stages[i];
+    const values = merged(stage);
+    unknownKeys(i, values);
+    if (stage.stage_type === 'refiner') {
+      const strength = strengthOf(values.strength, `${label(i)} strength`, unmapped);
+      const steps = stepsOf(values.steps, `${label(i)} steps`, unmapped);
+      if (values.high_res_fix && values.high_res_fix !== false) {
+        if (out.hires_fix) {
+          unmapped.push(`${label(i)}: a second hires fix is not supported here`);
+          continue;
+        }
+        out.hires_fix = hiresOf(values.high_res_fix, strength, steps, unmapped) ?? null;
+      } else {
+        if (out.refiner) {
+          unmapped.push(`${label(i)}: a second refiner is not supported here`);
+          continue;
+        }
+        const model = typeof values.model === 'string' && values.model ? values.model : undefined;
+        out.refiner = { strength: strength ?? DEFAULT_REFINER_STRENGTH, ...(model ? { model } : {}), ...(steps !== undefined ? { steps } : {}) };
+      }
+    } else if (stage.stage_type === 'upscaler') {
+      if (out.upscaler) {
+        unmapped.push(`${label(i)}: a second upscaler is not supported here`);
+        continue;
+      }
+      const factor = factorOf(values.upscale_factor ?? 2, unmapped);
+      const model = typeof values.model === 'string' && values.model ? values.model : undefined;
+      if (factor) out.upscaler = { factor, ...(model ? { model } : {}) };
+    } else {
+      unmapped.push(`${label(i)}: the Generate view has no '${stage.stage_type}' stage; it is left out`);
+    }
+  }
+  checkKarras(out, unmapped);
+  return { source, parameters: out, unmapped };
+}
+
+/** Parses and loads a config file's text (at most `maxChars`, 1 MiB by default). */
+export function parsePipelineConfigText(text: string, maxChars = 1024 * 1024): LoadedParameters {
+  if (text.length > maxChars) throw new ParametersError(`the file is ${text.length} characters long; a pipeline config is at most ${maxChars}`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ParametersError(`the file is not valid JSON (${err instanceof Error ? err.message : String(err)})`);
+  }
+  // A whole job request ({pipeline_config, input_data}) loads too.
+  const request = asObject(raw);
+  if (request && 'pipeline_config' in request) {
+    return fromPipelineConfig(request.pipeline_config, asObject(request.input_data) ?? {});
+  }
+  return fromPipelineConfig(raw);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Other apps' PNGs
+
+/** A1111's hires fix keys, read on top of the infotext parser's fields. */
+function a1111Hires(extra: Record<string, string>, strength: number | undefined, unmapped: string[]): HiresFixSettings | null {
+  const scaleText = extra['Hires upscale'];
+  if (scaleText === undefined) return null;
+  const scale = Number(scaleText);
+  if (!(Number.isFinite(scale) && scale > 1 && scale <= 4)) {
+    unmapped.push(`Hires upscale "${scaleText}" is not a scale this app can use (greater than 1, at most 4)`);
+    return null;
+  }
+  const name = (extra['Hires upscaler'] ?? 'Latent').trim();
+  const upscaler = /^latent/i.test(name) ? 'latent' : name;
+  if (upscaler === 'latent' && name.toLowerCase() !== 'latent') unmapped.push(`Hires upscaler "${name}" is read as plain "Latent"`);
+  const stepsText = extra['Hires steps'];
+  const steps = stepsText !== undefined && /^\d+$/.test(stepsText.trim()) && Number(stepsText) >= 1 ? Number(stepsText) : undefined;
+  return { scale, upscaler, strength: strength ?? DEFAULT_HIRES_STRENGTH, ...(steps ? { steps } : {}) };
+}
+
+/** Keys of A1111's infotext this module uses besides toGenerationParams' own. */
+const A1111_USED_EXTRA = new Set(['Hires upscale', 'Hires upscaler', 'Hires steps']);
+/** Keys that are about the file or the run, not settings to reproduce: not reported as unmapped. */
+const A1111_IGNORED = new Set(['Version', 'Model hash', 'VAE hash', 'TI hashes', 'Lora hashes', 'Hashes']);
+
+function fromImported(imported: ImportedGenerationParams, source: 'a1111' | 'comfyui', hires: HiresFixSettings | null, extraUsed: ReadonlySet<string>): LoadedParameters {
+  const unmapped = [...imported.warnings];
+  const out: GenerationParameters = { hires_fix: hires, refiner: null, upscaler: null };
+  takeMainFields(
+    {
+      prompt: imported.prompt,
+      negative_prompt: imported.negative_prompt,
+      model: imported.model,
+      seed: imported.seed,
+      steps: imported.steps,
+      guidance_scale: imported.guidance_scale,
+      scheduler: imported.scheduler,
+      karras: imported.karras,
+      width: imported.width,
+      height: imported.height,
+    },
+    out,
+    unmapped,
+  );
+  if (imported.strength !== undefined && !hires) {
+    unmapped.push(`denoising strength ${imported.strength} is for img2img, which the Generate view does not do`);
+  }
+  for (const [key, value] of Object.entries(imported.extra)) {
+    if (extraUsed.has(key) || A1111_IGNORED.has(key) || imported.warnings.some((w) => w.startsWith(`${key} `))) continue;
+    if (source === 'comfyui') continue; // its extras are already explained by its warnings
+    unmapped.push(`${key}: ${value.length > 60 ? `${value.slice(0, 60)}…` : value} (not a setting this app has)`);
+  }
+  checkKarras(out, unmapped);
+  return { source, parameters: out, unmapped };
+}
+
+/** A1111's infotext (the `parameters` chunk, or text pasted from its UI). */
+export function fromA1111Infotext(text: string): LoadedParameters {
+  const imported = toGenerationParams(parseInfotext(text));
+  const unmapped: string[] = [];
+  const hires = a1111Hires(imported.extra, imported.strength, unmapped);
+  const loaded = fromImported(imported, 'a1111', hires, A1111_USED_EXTRA);
+  loaded.unmapped.unshift(...unmapped);
+  return loaded;
+}
+
+/** ComfyUI's `prompt` chunk (an API-format graph). */
+export function fromComfyPrompt(json: string): LoadedParameters {
+  return fromImported(readComfyPrompt(json), 'comfyui', null, new Set());
+}
+
+/**
+ * Text chunks of a PNG → parameters. Ours win (exact), then A1111's, then ComfyUI's; if the
+ * preferred one cannot be read the next is tried and the failure noted.
+ */
+export function fromPngTextChunks(chunks: readonly PngTextChunk[]): LoadedParameters {
+  const find = (keyword: string) => chunks.find((c) => c.keyword === keyword)?.text;
+  const failures: string[] = [];
+  const attempts: Array<[string, string | undefined, (text: string) => LoadedParameters]> = [
+    ['Media Lab', find('media-lab'), (text) => fromMediaLabMetadata(parseJson(text, 'Media Lab'))],
+    ['A1111', find('parameters'), fromA1111Infotext],
+    ['ComfyUI', find('prompt'), fromComfyPrompt],
+  ];
+  for (const [name, text, read] of attempts) {
+    if (text === undefined) continue;
+    try {
+      const loaded = read(text);
+      loaded.unmapped.unshift(...failures);
+      return loaded;
+    } catch (err) {
+      failures.push(`the ${name} parameters could not be read: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  if (failures.length) throw new ParametersError(failures.join('; '));
+  throw new ParametersError(
+    'this PNG holds no generation parameters (no Media Lab, A1111 "parameters" or ComfyUI "prompt" text)',
+  );
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ParametersError(`the ${what} parameters are not valid JSON (${err instanceof Error ? err.message : String(err)})`);
+  }
+}
+
+/** Largest PNG file read for its parameters. */
+export const MAX_PNG_BYTES = 256 * 1024 * 1024;
+
+/** A PNG file's bytes → its parameters (text chunks read with png-text's caps). */
+export function readPngParameters(bytes: Uint8Array): LoadedParameters {
+  if (bytes.length > MAX_PNG_BYTES) throw new ParametersError(`the file is larger than ${MAX_PNG_BYTES / 2 ** 20} MB`);
+  return fromPngTextChunks(readPngTextChunks(bytes));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Form → pipeline config
+
+/** The values the Generate view submits (every field decided). */
+export interface GenerateForm {
+  prompt: string;
+  negative_prompt: string;
+  model: string;
+  /** undefined = let the worker draw one (and record it). */
+  seed?: number;
+  steps: number;
+  guidance_scale: number;
+  scheduler: SchedulerName;
+  karras: boolean;
+  width: number;
+  height: number;
+  batch_size: number;
+  emphasis: Emphasis;
+  hires_fix: HiresFixSettings | null;
+  refiner: RefinerSettings | null;
+  upscaler: UpscalerSettings | null;
+}
+
+/** Stage names in the configs this view builds (progress events and metadata use them). */
+export const STAGE_NAMES = { generate: 'text_to_image', hires: 'hires_fix', refiner: 'refiner', upscaler: 'upscaler' } as const;
+
+/**
+ * The pipeline config for a form: text_to_image → hires fix → refiner → upscaler. The refiner
+ * stages get the prompt, sampler and CFG of the generation (their own defaults are an empty
+ * prompt), and its seed when one is fixed (otherwise the worker's drawn seed reaches them too).
+ */
+export function buildPipelineConfig(form: GenerateForm): PipelineConfigInput {
+  const shared: Record<string, unknown> = {
+    prompt: form.prompt,
+    negative_prompt: form.negative_prompt,
+    guidance_scale: form.guidance_scale,
+    scheduler: form.scheduler,
+    karras: form.karras && supportsKarras(form.scheduler),
+    emphasis: form.emphasis,
+    ...(form.seed !== undefined ? { seed: form.seed } : {}),
+  };
+  const stages: PipelineConfigInput['stages'] = [
+    {
+      stage_type: 'text_to_image',
+      parameters: {
+        ...shared,
+        model: form.model,
+        steps: form.steps,
+        width: form.width,
+        height: form.height,
+        batch_size: form.batch_size,
+      },
+    },
+  ];
+  if (form.hires_fix) {
+    stages.push({
+      stage_type: 'refiner',
+      name: STAGE_NAMES.hires,
+      parameters: {
+        ...shared,
+        model: form.model,
+        strength: form.hires_fix.strength,
+        steps: form.hires_fix.steps ?? form.steps,
+        high_res_fix: { scale: form.hires_fix.scale, upscaler: form.hires_fix.upscaler },
+      },
+    });
+  }
+  if (form.refiner) {
+    stages.push({
+      stage_type: 'refiner',
+      name: STAGE_NAMES.refiner,
+      parameters: {
+        ...shared,
+        model: form.refiner.model || form.model,
+        strength: form.refiner.strength,
+        steps: form.refiner.steps ?? form.steps,
+      },
+    });
+  }
+  if (form.upscaler) {
+    stages.push({
+      stage_type: 'upscaler',
+      parameters: { upscale_factor: form.upscaler.factor, ...(form.upscaler.model ? { model: form.upscaler.model } : {}) },
+    });
+  }
+  return { stages, parameters: {} };
+}
+
+/**
+ * The registered model a loaded name stands for: the same name, else the same name ignoring case
+ * and a file extension (`v1-5-pruned-emaonly.safetensors` ↔ `v1-5-pruned-emaonly`).
+ */
+export function matchModelName(name: string, registered: readonly string[]): string | undefined {
+  if (registered.includes(name)) return name;
+  const norm = (n: string) =>
+    n
+      .replace(/\\/g, '/')
+      .split('/')
+      .pop()!
+      .replace(/\.(safetensors|ckpt|pt|pth|bin|onnx)$/i, '')
+      .toLowerCase();
+  const wanted = norm(name);
+  return registered.find((r) => norm(r) === wanted);
+}
+
+/** "prompt, seed, steps" — the fields a load set, in form order, for the notice after loading. */
+export function describeLoaded(parameters: GenerationParameters): string[] {
+  const names: Array<[keyof GenerationParameters, string]> = [
+    ['prompt', 'prompt'],
+    ['negative_prompt', 'negative prompt'],
+    ['model', 'model'],
+    ['scheduler', 'sampler'],
+    ['karras', 'Karras'],
+    ['steps', 'steps'],
+    ['guidance_scale', 'CFG'],
+    ['seed', 'seed'],
+    ['width', 'size'],
+    ['batch_size', 'batch'],
+    ['hires_fix', 'hires fix'],
+    ['refiner', 'refiner'],
+    ['upscaler', 'upscaler'],
+  ];
+  return names.filter(([key]) => parameters[key] !== undefined && parameters[key] !== null).map(([, label]) => label);
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a registered model allows
+
+/** The shape of a registered checkpoint this module reads (a subset of protocol ModelInfo). */
+export interface CheckpointShape {
+  metadata?: Record<string, unknown>;
+  components?: ReadonlyArray<{ role: string; inputs?: ReadonlyArray<{ name: string; shape: ReadonlyArray<number | string> }> }>;
+}
+
+/**
+ * The one size a static-shape checkpoint makes (its UNet's fixed latent size × 8), or null when
+ * its UNet takes any size. Read from the registry's `latent_size`, else the UNet's `sample` input.
+ */
+export function modelFixedSize(model: CheckpointShape | undefined): { width: number; height: number } | null {
+  if (!model) return null;
+  const latent = model.metadata?.latent_size;
+  if (Array.isArray(latent) && latent.length === 2 && latent.every((v) => isInt(v) && v > 0)) {
+    return { width: (latent[1] as number) * 8, height: (latent[0] as number) * 8 };
+  }
+  const unet = model.components?.find((c) => c.role === 'unet');
+  const sample = unet?.inputs?.find((i) => i.name === 'sample') ?? unet?.inputs?.find((i) => i.shape.length === 4);
+  const [, , h, w] = sample?.shape ?? [];
+  return isInt(h) && isInt(w) && h > 0 && w > 0 ? { width: w * 8, height: h * 8 } : null;
+}

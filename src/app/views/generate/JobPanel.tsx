@@ -1,0 +1,218 @@
+import { createEffect, createMemo, createResource, For, Match, Show, Switch } from 'solid-js';
+import type { PreviewImage } from '../../../protocol/events';
+import { ArtifactImage } from '../../components/ArtifactImage';
+import { ProgressBar } from '../../components/ProgressBar';
+import { basename, formatDuration, formatEta, formatSize, plainError } from '../../format';
+import { createArtifactUrl } from '../../lib/artifact-url';
+import { artifactsApi } from '../../lib/artifacts';
+import { navigate } from '../../router';
+import type { GenerateJob, GenerateProgress, GenerateStore } from '../../stores/generate';
+
+/** What a stage is doing, by the names the Generate view gives its stages. */
+export function stageLabel(stage: string): string {
+  switch (stage) {
+    case 'text_to_image':
+      return 'Generating';
+    case 'hires_fix':
+      return 'Hires fix';
+    case 'refiner':
+      return 'Refining';
+    case 'upscaler':
+      return 'Upscaling';
+    default:
+      return stage;
+  }
+}
+
+function etaOf(p: GenerateProgress): number | undefined {
+  if (p.etaMs !== undefined) return p.etaMs;
+  return undefined;
+}
+
+export function progressText(job: GenerateJob): { value?: number; max?: number; text: string } {
+  const p = job.progress;
+  switch (job.phase) {
+    case 'submitting':
+      return { text: 'Sending to the studio…' };
+    case 'queued':
+      return { text: job.position && job.position > 1 ? `Waiting in the queue (position ${job.position})` : 'Waiting in the queue…' };
+    case 'done':
+      return { value: 1, max: 1, text: ['Done', job.totalMs !== undefined ? formatDuration(job.totalMs) : ''].filter(Boolean).join(' · ') };
+    case 'failed':
+      return { value: p?.step, max: p?.total, text: 'Failed' };
+    case 'cancelled':
+      return { value: p?.step, max: p?.total, text: 'Cancelled' };
+    case 'interrupted':
+      return { text: 'Interrupted (the tab that ran it was closed)' };
+  }
+  if (!p) return { text: 'Loading the model…' };
+  const unit = p.stage === 'upscaler' ? 'tile' : 'step';
+  const parts = [
+    p.stageCount > 1 ? `${p.stageIndex}/${p.stageCount} ${stageLabel(p.stage)}` : stageLabel(p.stage),
+    `${unit} ${p.step} / ${p.total}`,
+    formatDuration(p.elapsedMs),
+  ];
+  const eta = etaOf(p);
+  if (eta !== undefined) parts.push(`ETA ${formatEta(eta)}`);
+  return { value: p.step, max: p.total, text: parts.join(' · ') };
+}
+
+/**
+ * The latent preview (1/8 of the image's size), scaled up once per preview into a canvas the size
+ * it is shown at, so painting the page is a plain copy (a small canvas stretched by CSS is
+ * re-filtered on every paint, which in software rendering costs tens of milliseconds).
+ */
+function PreviewCanvas(props: { image: PreviewImage; width: number; height: number }) {
+  let canvas!: HTMLCanvasElement;
+  let small: HTMLCanvasElement | undefined;
+  createEffect(() => {
+    const { width, height, data } = props.image;
+    if (!width || !height || data.length !== width * height * 4) return;
+    small ??= document.createElement('canvas');
+    if (small.width !== width) small.width = width;
+    if (small.height !== height) small.height = height;
+    small.getContext('2d')?.putImageData(new ImageData(data as Uint8ClampedArray<ArrayBuffer>, width, height), 0, 0);
+    // Backing store at the displayed size (at most 512 px wide, like the image box).
+    const shownWidth = Math.min(512, Math.max(64, Math.round(canvas.clientWidth || 512)));
+    const w = Math.round(shownWidth * Math.min(2, window.devicePixelRatio || 1));
+    const h = Math.max(1, Math.round((w * props.height) / props.width));
+    if (canvas.width !== w) canvas.width = w;
+    if (canvas.height !== h) canvas.height = h;
+    const ctx = canvas.getContext('2d');
+    if (!ctx) return;
+    ctx.imageSmoothingEnabled = true;
+    ctx.imageSmoothingQuality = 'low';
+    ctx.drawImage(small, 0, 0, w, h);
+  });
+  return (
+    <canvas
+      ref={canvas}
+      class="live-preview"
+      data-testid="preview"
+      style={{ 'aspect-ratio': `${props.width} / ${props.height}` }}
+      aria-label="Live preview of the image being generated"
+    />
+  );
+}
+
+/** One result image, with its name and size, a download and a link to its gallery entry. */
+function ResultImage(props: { id: string; final: boolean }) {
+  const [summary] = createResource(
+    () => props.id,
+    (id) => artifactsApi().get(id),
+  );
+  const file = createArtifactUrl(() => props.id);
+  const name = () => basename(summary()?.name ?? 'image.png');
+  return (
+    <figure class="result-figure" classList={{ final: props.final }} data-testid="result-image">
+      <button type="button" class="result-open" title="Open in the gallery" onClick={() => navigate('gallery', props.id)}>
+        <ArtifactImage id={props.id} alt={name()} class="result-thumb" />
+      </button>
+      <figcaption class="small">
+        <span class="result-name">
+          <span class="truncate">{name()}</span>
+          <Show when={summary()}>
+            <span class="muted num">{formatSize(summary()!.width, summary()!.height)}</span>
+          </Show>
+        </span>
+        <span class="result-links">
+          <button type="button" class="btn-link" data-testid="result-gallery" onClick={() => navigate('gallery', props.id)}>
+            Gallery
+          </button>
+          <Show when={file().url}>
+            <a class="btn-link" href={file().url} download={name()} data-testid="result-download">
+              Download
+            </a>
+          </Show>
+        </span>
+      </figcaption>
+    </figure>
+  );
+}
+
+const STATUS_TEXT: Record<GenerateJob['phase'], string> = {
+  submitting: 'Submitting',
+  queued: 'Queued',
+  running: 'Running',
+  done: 'Done',
+  failed: 'Failed',
+  cancelled: 'Cancelled',
+  interrupted: 'Interrupted',
+};
+
+/** The job the view follows: status, progress with live preview, then its images. */
+export function JobPanel(props: { store: GenerateStore }) {
+  const s = props.store;
+  const job = () => s.current();
+  const bar = createMemo(() => (job() ? progressText(job()!) : { text: '' }));
+  const preview = createMemo(() => {
+    const p = s.preview();
+    const j = job();
+    return p && j && p.jobId === j.id ? p.image : null;
+  });
+  const active = () => {
+    const phase = job()?.phase;
+    return phase === 'queued' || phase === 'running' || phase === 'submitting';
+  };
+
+  return (
+    <section class="panel job-panel" aria-label="Result">
+      <Show
+        when={job()}
+        fallback={
+          <div class="job-empty">
+            <Show when={s.submitting()} fallback={<p class="muted">Your images appear here. Drop a PNG anywhere on this view to load its parameters.</p>}>
+              <ProgressBar label="Generation progress" text="Sending to the studio…" />
+            </Show>
+          </div>
+        }
+      >
+        {(j) => (
+          <>
+            <div class="job-header">
+              <p class="status" classList={{ [`status-${j().phase === 'done' ? 'done' : j().phase}`]: true }} role="status" data-testid="status">
+                {j().cancelling && active() ? 'Cancelling' : STATUS_TEXT[j().phase]}
+              </p>
+              <Show when={j().seed !== undefined}>
+                <span class="muted small num" data-testid="seed-used" title={j().seedDrawn ? 'Drawn for this run' : 'The seed you set'}>
+                  Seed {j().seed}
+                </span>
+              </Show>
+              <div class="spacer" />
+              <Show when={active()}>
+                <button type="button" class="btn" data-testid="cancel" disabled={j().cancelling} onClick={() => void s.cancel(j().id)}>
+                  {j().cancelling ? 'Cancelling…' : 'Cancel'}
+                </button>
+              </Show>
+            </div>
+            <ProgressBar label="Generation progress" value={bar().value} max={bar().max} text={bar().text} />
+            <Show when={j().error}>
+              <p class="error" role="alert" data-testid="job-error">
+                {plainError(j().error)}
+              </p>
+            </Show>
+            <Switch>
+              <Match when={j().phase === 'done' && j().artifacts.length > 0}>
+                <div class="result-grid" classList={{ single: j().artifacts.length === 1 }} data-testid="result">
+                  <For each={j().artifacts}>{(id, i) => <ResultImage id={id} final={i() === j().artifacts.length - 1} />}</For>
+                </div>
+              </Match>
+              <Match when={preview()}>
+                {(image) => (
+                  <div class="preview-frame">
+                    <PreviewCanvas image={image()} width={j().width} height={j().height} />
+                  </div>
+                )}
+              </Match>
+              <Match when={active()}>
+                <div class="preview-frame preview-waiting" style={{ 'aspect-ratio': `${j().width} / ${j().height}` }}>
+                  <span class="muted small">The preview appears after the first steps.</span>
+                </div>
+              </Match>
+            </Switch>
+          </>
+        )}
+      </Show>
+    </section>
+  );
+}

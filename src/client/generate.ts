@@ -1,0 +1,61 @@
+/**
+ * Main-thread helpers for generate jobs: submitting a pipeline config to the studio worker, and
+ * counting prompt tokens in a small worker of its own (building the CLIP tokenizer from its
+ * 48,894 merges takes ~100 ms, too long for the page's thread; the studio worker may be busy
+ * running a UNet). Like every Worker of the app, it is created here in src/client.
+ */
+import type { PipelineConfigInput } from '../pipeline/config';
+import { studio } from './studio-client';
+
+/** Queues a generate job; `inputData.seed` (if given) wins over the stages' own seeds. */
+export function submitGenerate(pipelineConfig: PipelineConfigInput, inputData: Record<string, unknown> = {}): Promise<{ job_id: string }> {
+  return studio().submit({ kind: 'generate', pipeline_config: pipelineConfig, input_data: inputData });
+}
+
+export interface TokenCount {
+  /** Tokens in each 75-token chunk (A1111's chunking, BREAK and comma backtrack included). */
+  perChunk: number[];
+  total: number;
+  /** Why the prompt's `(text:weight)` syntax does not parse (then it was counted literally). */
+  syntaxError?: string;
+}
+
+export type TokenEmphasis = 'original' | 'no-norm' | 'ignore' | 'none';
+
+type Reply = ({ id: number } & TokenCount) | { id: number; error: string };
+
+let counter: Worker | null = null;
+let nextId = 1;
+const pending = new Map<number, { resolve(count: TokenCount): void; reject(err: Error): void }>();
+
+function tokenWorker(): Worker {
+  if (!counter) {
+    counter = new Worker(new URL('../app/views/generate/token-count.worker.ts', import.meta.url), { type: 'module', name: 'token-count' });
+    counter.addEventListener('message', (event: MessageEvent<Reply>) => {
+      const reply = event.data;
+      const waiting = pending.get(reply.id);
+      if (!waiting) return;
+      pending.delete(reply.id);
+      if ('error' in reply) waiting.reject(new Error(reply.error));
+      else waiting.resolve({ perChunk: reply.perChunk, total: reply.total, syntaxError: reply.syntaxError });
+    });
+    counter.addEventListener('error', (event) => {
+      // A worker that cannot start fails every count (the counter is then hidden); a later call retries.
+      const err = new Error(`the token counter failed: ${event.message || 'script error'}`);
+      for (const waiting of pending.values()) waiting.reject(err);
+      pending.clear();
+      counter?.terminate();
+      counter = null;
+    });
+  }
+  return counter;
+}
+
+/** Counts `text`'s CLIP tokens per chunk off the main thread (the vocabulary loads on first use). */
+export function countTokens(text: string, emphasis: TokenEmphasis = 'original'): Promise<TokenCount> {
+  const id = nextId++;
+  return new Promise<TokenCount>((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    tokenWorker().postMessage({ id, text, emphasis });
+  });
+}
