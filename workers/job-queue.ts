@@ -180,7 +180,9 @@ export class JobQueue {
       },
       artifacts: {
         save: async (name, image, metadata) => {
-          const png = addPngTextChunks(this.deps.encodePng(image), textChunks(metadata));
+          // Our chunk also carries the whole job (pipeline and inputs, seed included, no binaries),
+          // so any image of a job, refined or upscaled too, can restore the pipeline that made it.
+          const png = addPngTextChunks(this.deps.encodePng(image), textChunks({ ...metadata, job: storableRequest(job.request) }));
           const stage = String(metadata.stage ?? '');
           const id = await this.deps.artifacts.save(
             {
@@ -307,6 +309,7 @@ function a1111Infotext(metadata: Record<string, unknown>): string | null {
     width: num(size[1]) ?? num(p.width) ?? 0,
     height: num(size[0]) ?? num(p.height) ?? 0,
     model: typeof metadata.model === 'string' ? metadata.model : undefined,
+    model_hash: typeof metadata.model_hash === 'string' ? metadata.model_hash : undefined,
     denoising_strength: type === 'refiner' ? num(p.strength) ?? num(metadata.strength) : undefined,
     extra,
   });

@@ -96,6 +96,17 @@ export interface DiffusionModelHandle {
   models: DiffusionModels;
   /** Family sampling defaults (from the registry's family settings). */
   defaults: { steps: number; guidance_scale: number; scheduler: string; width?: number; height?: number };
+  /** SHA-256 of each component file (role → hex), recorded with what the model made. */
+  hashes?: Record<string, string>;
+}
+
+/**
+ * A1111's short "Model hash" (AutoV2: the first 10 hex digits of the checkpoint file's SHA-256);
+ * an ONNX checkpoint is a folder, so its UNet file stands for it.
+ */
+export function shortModelHash(hashes: Record<string, string> | undefined): string | undefined {
+  const unet = hashes?.unet;
+  return unet ? unet.slice(0, 10) : undefined;
 }
 
 export interface DiffusionProvider {

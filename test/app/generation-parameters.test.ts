@@ -107,6 +107,38 @@ describe('our media-lab chunk', () => {
     expect(loaded.parameters).toMatchObject({ seed: 987654321, scheduler: 'dpmpp_2m', karras: true, steps: 12, width: 64, height: 96 });
   });
 
+  it('an upscaled image of a generate job restores the whole pipeline from the job it carries', () => {
+    const job = {
+      pipeline_config: {
+        stages: [
+          { stage_type: 'text_to_image', parameters: { prompt: 'a lighthouse', steps: 9, width: 64, height: 64, scheduler: 'euler' } },
+          { stage_type: 'refiner', parameters: { strength: 0.55, high_res_fix: { scale: 2, upscaler: 'latent' } } },
+          { stage_type: 'upscaler', parameters: { upscale_factor: 4 } },
+        ],
+      },
+      input_data: { seed: 4242 },
+    };
+    const bytes = png(textChunks({ stage: 'upscaler', stage_type: 'upscaler', upscale_factor: 4, parameters: { upscale_factor: 4 }, job }));
+    const loaded = readPngParameters(bytes);
+    expect(loaded.source).toBe('media-lab');
+    expect(loaded.parameters).toMatchObject({
+      prompt: 'a lighthouse',
+      steps: 9,
+      seed: 4242,
+      scheduler: 'euler',
+      hires_fix: { scale: 2, upscaler: 'latent', strength: 0.55 },
+      upscaler: { factor: 4 },
+    });
+    // An enhance job (no text_to_image stage) falls back to the image's own stage values.
+    const enhance = fromMediaLabMetadata({
+      stage_type: 'upscaler',
+      upscale_factor: 2,
+      parameters: { upscale_factor: 2 },
+      job: { pipeline_config: { stages: [{ stage_type: 'upscaler', parameters: { upscale_factor: 2 } }] }, input_data: {} },
+    });
+    expect(enhance.parameters.upscaler).toEqual({ factor: 2 });
+  });
+
   it('falls back to the A1111 text when our chunk is broken, saying so', () => {
     const chunks = textChunks(t2iMetadata()).map((c) => (c.keyword === 'media-lab' ? { ...c, text: '{not json' } : c));
     const loaded = readPngParameters(png(chunks));

@@ -76,8 +76,13 @@ describe('generate jobs on an imported checkpoint (worker side, Node)', () => {
     const chunks = readPngTextChunks(new Uint8Array(await blob(first.artifacts[0])));
     const params = parseInfotext(chunks.find((c) => c.keyword === 'parameters')!.text);
     expect(params.prompt).toBe('a cat');
-    expect(params.params).toMatchObject({ Steps: '2', Seed: String(seed), Size: '64x64', Model: 'tiny' });
-    expect(JSON.parse(chunks.find((c) => c.keyword === 'media-lab')!.text)).toMatchObject({ stage_type: 'text_to_image', seed });
+    // A1111's "Model hash" (AutoV2 style): the first 10 hex digits of the UNet file's SHA-256.
+    const unetSha = outcome.model!.components.find((c) => c.role === 'unet')!.sha256;
+    expect(params.params).toMatchObject({ Steps: '2', Seed: String(seed), Size: '64x64', Model: 'tiny', 'Model hash': unetSha.slice(0, 10) });
+    const ours = JSON.parse(chunks.find((c) => c.keyword === 'media-lab')!.text);
+    expect(ours).toMatchObject({ stage_type: 'text_to_image', seed, rng: expect.any(String), model_hashes: { unet: unetSha } });
+    // The whole job rides along: its pipeline and inputs, with the drawn seed.
+    expect(ours.job).toEqual({ pipeline_config: generate({ prompt: 'a cat' }).pipeline_config, input_data: { prompt: 'a cat', seed } });
 
     const wrong = await (await queue.submit(generate({ prompt: 'a cat', model: 'nope' }), 'generate')).done;
     expect(wrong.error).toMatch(/no model named 'nope'/);

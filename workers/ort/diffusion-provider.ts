@@ -63,6 +63,7 @@ export class OrtDiffusionProvider implements DiffusionProvider {
     const family = info.family;
     return {
       name: info.name,
+      hashes: Object.fromEntries(info.components.filter((c) => c.sha256).map((c) => [c.role, c.sha256])),
       models: {
         ...models,
         family: {

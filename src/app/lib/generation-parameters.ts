@@ -222,6 +222,16 @@ export function fromMediaLabMetadata(raw: unknown): LoadedParameters {
   const meta = asObject(raw);
   if (!meta) throw new ParametersError('the Media Lab parameters are not a JSON object');
   const stageType = meta.stage_type;
+  // Images we write carry the whole job: its pipeline restores every stage, from any of its images.
+  const job = asObject(meta.job);
+  if (job?.pipeline_config !== undefined) {
+    try {
+      return fromPipelineConfig(job.pipeline_config, asObject(job.input_data) ?? {}, 'media-lab');
+    } catch (err) {
+      // A job with no text_to_image stage (an enhance job): read the stage's own values below.
+      if (!(err instanceof ParametersError)) throw err;
+    }
+  }
   const params = asObject(meta.parameters) ?? {};
   const unmapped: string[] = [];
   const out: GenerationParameters = {};

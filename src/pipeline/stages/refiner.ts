@@ -6,7 +6,7 @@ import { checkUnetSize, encodeImageLatents, imageToImage } from '../diffusion/te
 import { resizeImage } from '../image/resize';
 import { isRgbaImage, type RgbaImage } from '../image/rgba';
 import { upscaleTiled } from '../image/tiling';
-import type { StageServices } from '../ports';
+import { shortModelHash, type StageServices } from '../ports';
 import { checkpoint, PipelineStage, StageInputError } from '../stage';
 import type { Tensor } from '../tensor';
 import { MAX_OUTPUT_PIXELS } from './upscaler';
@@ -122,6 +122,8 @@ export class RefinerStage extends PipelineStage {
     const [refined] = tensorToImages(result);
     const metadata = {
       model: handle.name,
+      model_hash: shortModelHash(handle.hashes),
+      model_hashes: handle.hashes,
       strength: p.strength,
       output_shape: [refined.height, refined.width, 4],
       high_res_fix: hires ? { scale: hires.scale, upscaler: upscalerName, from: hires.from, to: hires.to } : false,

@@ -3,7 +3,7 @@ import type { PipelineContext } from '../context';
 import { tensorToImages } from '../diffusion/latents';
 import { SCHEDULER_NAMES } from '../diffusion/schedulers';
 import { textToImage } from '../diffusion/text-to-image';
-import type { StageServices } from '../ports';
+import { shortModelHash, type StageServices } from '../ports';
 import { PipelineStage, StageInputError } from '../stage';
 import type { Tensor } from '../tensor';
 
@@ -76,6 +76,8 @@ export class TextToImageStage extends PipelineStage {
     const jobId = String(context.get('job_id', 'unknown'));
     const metadata = {
       model: handle.name,
+      model_hash: shortModelHash(handle.hashes),
+      model_hashes: handle.hashes,
       ...params,
       latents: p.latents ? 'given' : undefined,
       scheduler: result.info.scheduler,
