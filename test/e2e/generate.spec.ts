@@ -299,6 +299,18 @@ test.describe.serial('with tiny checkpoints', () => {
     await generateAndWait(page);
   });
 
+  test('what is typed before the model list arrives is kept (the model\'s defaults fill only untouched fields)', async () => {
+    const fresh = await context.newPage();
+    await fresh.goto(`${server.url}?backend=wasm#/generate`);
+    await expect(fresh.getByTestId('view-generate')).toBeVisible();
+    await fresh.getByTestId('prompt').fill('typed early');
+    await fresh.getByTestId('steps').fill('3');
+    await expect(fresh.getByTestId('model-select')).not.toHaveValue('');
+    await expect(fresh.getByTestId('steps')).toHaveValue('3');
+    await expect(fresh.getByTestId('prompt')).toHaveValue('typed early');
+    await fresh.close();
+  });
+
   test('a fixed-shape export: its only size is set, another size is refused before it is queued', async () => {
     // The preset's static shapes (UNet 2×4×64×64 → 512×512 only) with float32 weights: its float16
     // random weights overflow to NaN in the text encoder and fail verification on WASM.

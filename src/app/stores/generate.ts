@@ -131,15 +131,18 @@ function seedOfResult(result: JobResult): number | undefined {
   return undefined;
 }
 
+/** The form's values before any model is known. */
+const INITIAL = { scheduler: 'euler_a' as SchedulerName, steps: '20', cfg: '7' };
+
 function createGenerateStore() {
   // ---------- the form ----------
   const [prompt, setPrompt] = createSignal('');
   const [negativePrompt, setNegativePrompt] = createSignal('');
   const [modelChoice, setModelChoice] = createSignal('');
-  const [scheduler, setScheduler] = createSignal<SchedulerName>('euler_a');
+  const [scheduler, setScheduler] = createSignal<SchedulerName>(INITIAL.scheduler);
   const [karras, setKarras] = createSignal(false);
-  const [steps, setSteps] = createSignal('20');
-  const [cfg, setCfg] = createSignal('7');
+  const [steps, setSteps] = createSignal(INITIAL.steps);
+  const [cfg, setCfg] = createSignal(INITIAL.cfg);
   const [seedText, setSeedText] = createSignal('');
   const [seedLocked, setSeedLocked] = createSignal(false);
   const [width, setWidth] = createSignal('512');
@@ -217,10 +220,14 @@ function createGenerateStore() {
       }
       const d = defaultsOf(modelInfo());
       const changed: string[] = [];
+      // The first model is picked when the list arrives: what the user typed before that stays
+      // (a fixed-size export's size still wins, as it cannot make another).
+      const mayChange = (value: string, initial: string) => Boolean(previous) || value === initial;
       batch(() => {
-        if (d.steps !== undefined && String(d.steps) !== untrack(steps)) (setSteps(String(d.steps)), changed.push(`${d.steps} steps`));
-        if (d.cfg !== undefined && String(d.cfg) !== untrack(cfg)) (setCfg(String(d.cfg)), changed.push(`CFG ${d.cfg}`));
-        if (d.scheduler && d.scheduler !== untrack(scheduler)) (setScheduler(d.scheduler), changed.push(d.scheduler));
+        const [s, c, sch] = [untrack(steps), untrack(cfg), untrack(scheduler)];
+        if (d.steps !== undefined && String(d.steps) !== s && mayChange(s, INITIAL.steps)) (setSteps(String(d.steps)), changed.push(`${d.steps} steps`));
+        if (d.cfg !== undefined && String(d.cfg) !== c && mayChange(c, INITIAL.cfg)) (setCfg(String(d.cfg)), changed.push(`CFG ${d.cfg}`));
+        if (d.scheduler && d.scheduler !== sch && mayChange(sch, INITIAL.scheduler)) (setScheduler(d.scheduler), changed.push(d.scheduler));
         if (d.size && (String(d.size.width) !== untrack(width) || String(d.size.height) !== untrack(height))) {
           setWidth(String(d.size.width));
           setHeight(String(d.size.height));
