@@ -315,3 +315,19 @@ describe('float16 models on WebGPU need shader-f16', () => {
     await p.release();
   });
 });
+
+describe('which model the provider opens', () => {
+  const ort = nodeOrt() as unknown as Ort;
+  const upscaler = { ...checkpointInfo('esr', [component('unet', 'float32')]), model_type: 'upscaler' } as ModelInfo;
+  const unverified = { ...checkpointInfo('half', [component('unet', 'float32')]), status: 'failed', status_message: 'the UNet could not be loaded' } as ModelInfo;
+  const make = (models: ModelInfo[]) =>
+    new OrtDiffusionProvider({ ort: async () => ({ ort, backend: 'wasm' }), listModels: async () => models, reader: () => async () => undefined });
+
+  it('refuses a model that is not a checkpoint, one that failed verification, an unknown name, and none at all', async () => {
+    await expect(make([upscaler]).load('esr')).rejects.toThrow("'esr' is an upscaler, not a checkpoint: pick a Stable Diffusion model");
+    await expect(make([unverified]).load('half')).rejects.toThrow("'half' did not pass verification: the UNet could not be loaded");
+    await expect(make([upscaler]).load('nope')).rejects.toThrow("no model named 'nope' is registered");
+    // Without a name: the first verified checkpoint; an upscaler or a failed one does not count.
+    await expect(make([upscaler, unverified]).load(undefined)).rejects.toThrow(/no checkpoint is registered: import one in the Models view/);
+  });
+});

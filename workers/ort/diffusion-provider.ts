@@ -42,7 +42,10 @@ export class OrtDiffusionProvider implements DiffusionProvider {
     const all = await this.deps.listModels();
     const info = model ? all.find((m) => m.name === model) : all.find((m) => m.model_type === 'checkpoint' && m.status === 'verified');
     if (!info) throw new Error(model ? `no model named '${model}' is registered` : NO_CHECKPOINT);
-    if (info.model_type !== 'checkpoint') throw new Error(`'${info.name}' is a ${info.model_type}, not a checkpoint`);
+    if (info.model_type !== 'checkpoint') {
+      const article = /^[aeiou]/.test(info.model_type) ? 'an' : 'a';
+      throw new Error(`'${info.name}' is ${article} ${info.model_type}, not a checkpoint: pick a Stable Diffusion model`);
+    }
     if (info.status !== 'verified') throw new Error(`'${info.name}' did not pass verification: ${info.status_message ?? info.status}`);
     const { ort, backend, shaderF16 } = await this.deps.ort();
     // WebGPU runs float16 kernels only with shader-f16; without it session creation fails obscurely.
