@@ -319,7 +319,7 @@ describe('float16 models on WebGPU need shader-f16', () => {
 describe('which model the provider opens', () => {
   const ort = nodeOrt() as unknown as Ort;
   const upscaler = { ...checkpointInfo('esr', [component('unet', 'float32')]), model_type: 'upscaler' } as ModelInfo;
-  const unverified = { ...checkpointInfo('half', [component('unet', 'float32')]), status: 'failed', status_message: 'the UNet could not be loaded' } as ModelInfo;
+  const unverified = { ...checkpointInfo('half', [component('unet', 'float32')]), status: 'error', status_message: 'the UNet could not be loaded' } as ModelInfo;
   const make = (models: ModelInfo[]) =>
     new OrtDiffusionProvider({ ort: async () => ({ ort, backend: 'wasm' }), listModels: async () => models, reader: () => async () => undefined });
 
