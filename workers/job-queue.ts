@@ -11,6 +11,7 @@ import { ImageFileInput, JobRequest, type JobKind, type JobResult, type JobSumma
 import type { ArtifactRepository } from '../src/storage/artifacts';
 import { formatInfotext, samplerToA1111 } from '../src/media/infotext';
 import { addPngTextChunks } from '../src/media/png-text';
+import { Listeners } from './listeners';
 import type { SchedulerName } from '../src/pipeline/diffusion/schedulers';
 import type { JobRepository } from '../src/storage/jobs';
 
@@ -37,8 +38,7 @@ interface QueuedJob {
 export class JobQueue {
   private queue: QueuedJob[] = [];
   private running: QueuedJob | null = null;
-  private listeners = new Map<number, (event: JobEvent) => void>();
-  private nextListener = 1;
+  private listeners = new Listeners<JobEvent>();
   private readonly now: () => number;
 
   constructor(private readonly deps: JobQueueDeps) {
@@ -46,25 +46,15 @@ export class JobQueue {
   }
 
   subscribe(listener: (event: JobEvent) => void): number {
-    const id = this.nextListener++;
-    this.listeners.set(id, listener);
-    return id;
+    return this.listeners.add(listener);
   }
 
   unsubscribe(id: number): void {
-    this.listeners.delete(id);
+    this.listeners.remove(id);
   }
 
   private emit(event: JobEvent): void {
-    for (const [id, listener] of this.listeners) {
-      try {
-        const maybe = listener(event) as unknown;
-        // A comlink proxy of a closed page rejects: drop it.
-        if (maybe instanceof Promise) maybe.catch(() => this.listeners.delete(id));
-      } catch {
-        this.listeners.delete(id);
-      }
-    }
+    this.listeners.emit(event);
   }
 
   /**

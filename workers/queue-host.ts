@@ -10,6 +10,7 @@ import type { JobEvent } from '../src/protocol/events';
 import type { JobKind, JobResult, JobSummary } from '../src/protocol/schemas';
 import type { JobRepository } from '../src/storage/jobs';
 import type { JobQueue } from './job-queue';
+import { Listeners } from './listeners';
 
 export const QUEUE_LOCK = 'media-lab.queue';
 export const QUEUE_CHANNEL = 'media-lab.jobs';
@@ -56,8 +57,7 @@ const TERMINAL = new Set<JobEvent['type']>(['finished', 'failed', 'cancelled', '
 
 export class QueueHost {
   private queue: JobQueue | null = null;
-  private listeners = new Map<number, (event: JobEvent) => void>();
-  private nextListener = 1;
+  private listeners = new Listeners<JobEvent>();
   private waiters = new Map<string, (result: JobResult) => void>();
   private unanswered = new Map<string, PendingSubmit>();
   private cancels = new Map<string, (accepted: boolean) => void>();
@@ -150,15 +150,7 @@ export class QueueHost {
   }
 
   private deliver(event: JobEvent): void {
-    for (const [id, listener] of this.listeners) {
-      try {
-        const maybe = listener(event) as unknown;
-        // A comlink proxy of a closed page rejects: drop it.
-        if (maybe instanceof Promise) maybe.catch(() => this.listeners.delete(id));
-      } catch {
-        this.listeners.delete(id);
-      }
-    }
+    this.listeners.emit(event);
     if (TERMINAL.has(event.type)) {
       const waiter = this.waiters.get(event.job_id);
       if (waiter) {
@@ -256,13 +248,11 @@ export class QueueHost {
   }
 
   subscribe(listener: (event: JobEvent) => void): number {
-    const id = this.nextListener++;
-    this.listeners.set(id, listener);
-    return id;
+    return this.listeners.add(listener);
   }
 
   unsubscribe(id: number): void {
-    this.listeners.delete(id);
+    this.listeners.remove(id);
   }
 
   async list(): Promise<JobSummary[]> {

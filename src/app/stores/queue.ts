@@ -8,7 +8,7 @@ import { createStore, produce } from 'solid-js/store';
 import { connectStudio, studio } from '../../client/studio-client';
 import type { JobEvent } from '../../protocol/events';
 import type { JobKind, JobStatus, JobSummary } from '../../protocol/schemas';
-import { plainError } from '../format';
+import { asRecord, plainError } from '../format';
 import { jobEventsReady, listenJobEvents } from './job-events';
 
 export interface QueueRow {
@@ -30,9 +30,6 @@ export interface QueueRow {
 }
 
 export const ACTIVE_STATUSES: ReadonlySet<JobStatus> = new Set(['queued', 'running']);
-
-const asRecord = (v: unknown): Record<string, unknown> | undefined =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 
 /** A one-line description of a stored request. */
 export function describeRequest(request: unknown): string {
