@@ -2,12 +2,12 @@
  * Enhance → "Refine first (img2img)": the refiner stage on a dropped image, alone or before the
  * upscaler, with a tiny random-weight Stable Diffusion model imported through the Models view.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { decodePng, encodePng } from '../../src/media/png';
-import { presetFiles } from '../fixtures/tiny-diffusion/factory';
+import { importModelFolder, writePresetFolder } from './model-folders';
 import { guardOrigin, startAppServer, type AppServer } from './server';
 
 let server: AppServer;
@@ -54,19 +54,7 @@ async function dropFile(page: Page, name: string, bytes: Buffer) {
 
 /** Imports the tiny SD 1.x folder (float32, with a VAE encoder) and waits for it to verify. */
 async function importTinyModel(page: Page) {
-  const folder = join(dir, 'tiny-sd15');
-  for (const [path, bytes] of presetFiles('sd15-fp32-dynamic')) {
-    const full = join(folder, path);
-    mkdirSync(join(full, '..'), { recursive: true });
-    writeFileSync(full, bytes);
-  }
-  await page.getByTestId('nav-models').click();
-  await expect(page.getByTestId('view-models')).toBeVisible();
-  await page.getByTestId('import-folder-input').setInputFiles(folder);
-  await expect(page.getByTestId('scan-model')).toHaveCount(1);
-  await page.getByTestId('import-selected').click();
-  const row = page.getByTestId('model-row').filter({ hasText: 'tiny-sd15' });
-  await expect(row.getByTestId('model-status')).toContainText(/verified/i, { timeout: 60_000 });
+  await importModelFolder(page, writePresetFolder(dir, 'tiny-sd15', 'sd15-fp32-dynamic'), 'tiny-sd15', 60_000);
 }
 
 async function openEnhance(page: Page) {

@@ -3,11 +3,11 @@
  * the running one cancelled; a reload in the middle of a job (that job is marked interrupted, the
  * one waiting behind it still runs); and two tabs, where one runs the jobs and the other watches.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test, type BrowserContext, type Locator, type Page } from '@playwright/test';
-import { presetFiles } from '../fixtures/tiny-diffusion/factory';
+import { importModelFolder, writePresetFolder } from './model-folders';
 import { guardOrigin, startAppServer, type AppServer } from './server';
 
 let server: AppServer;
@@ -29,20 +29,12 @@ test.describe.configure({ mode: 'serial' });
 test.beforeAll(async ({ browser }) => {
   server = await startAppServer();
   dir = mkdtempSync(join(tmpdir(), 'media-lab-queue-'));
-  for (const [path, bytes] of presetFiles('sd15-fp32-dynamic')) {
-    const full = join(dir, 'q-tiny', path);
-    mkdirSync(join(full, '..'), { recursive: true });
-    writeFileSync(full, bytes);
-  }
   context = await browser.newContext();
   foreign = await guardOrigin(context, server.origin);
   page = await context.newPage();
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(`${server.url}?backend=wasm#/models`);
-  await page.getByTestId('import-folder-input').setInputFiles(join(dir, 'q-tiny'));
-  await page.getByTestId('import-selected').click();
-  const row = page.getByTestId('model-row').filter({ hasText: 'q-tiny' });
-  await expect(row.getByTestId('model-status')).toContainText(/verified/i, { timeout: 120_000 });
+  await importModelFolder(page, writePresetFolder(dir, 'q-tiny', 'sd15-fp32-dynamic'), 'q-tiny');
 });
 
 test.afterAll(async () => {

@@ -4,7 +4,7 @@
  * browser and on onnxruntime-web's WASM build in Node. Same request and seed on one backend give
  * identical pixels; WebGPU and WASM agree within the tolerance measured here (printed).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
@@ -12,7 +12,7 @@ import { decodePng } from '../../src/media/png';
 import { tensorToImages } from '../../src/pipeline/diffusion/latents';
 import { textToImage } from '../../src/pipeline/diffusion/text-to-image';
 import type { RgbaImage } from '../../src/pipeline/image/rgba';
-import { presetFiles } from '../fixtures/tiny-diffusion/factory';
+import { importModelFolder, writePresetFolder } from './model-folders';
 import { loadTinyModel } from '../helpers/tiny-models';
 import { chromiumArgs } from './playwright.config';
 import { guardOrigin, startAppServer, type AppServer } from './server';
@@ -29,11 +29,7 @@ let dir: string;
 test.beforeAll(async () => {
   server = await startAppServer();
   dir = mkdtempSync(join(tmpdir(), 'media-lab-webgpu-gen-'));
-  for (const [path, bytes] of presetFiles('sd15-fp32-dynamic')) {
-    const full = join(dir, 'tiny-fp32', path);
-    mkdirSync(join(full, '..'), { recursive: true });
-    writeFileSync(full, bytes);
-  }
+  writePresetFolder(dir, 'tiny-fp32', 'sd15-fp32-dynamic');
 });
 test.afterAll(async () => {
   await server?.close();
@@ -87,11 +83,7 @@ test('WebGPU (software adapter) generates with a tiny float32 checkpoint; WASM m
 
   await page.goto(`${server.url}?backend=webgpu#/models`);
   await expect(page.getByTestId('backend')).toContainText(/WebGPU/);
-  await page.getByTestId('import-folder-input').setInputFiles(join(dir, 'tiny-fp32'));
-  await page.getByTestId('import-selected').click();
-  await expect(page.getByTestId('model-row').filter({ hasText: 'tiny-fp32' }).getByTestId('model-status')).toContainText(/verified/i, {
-    timeout: 300_000,
-  });
+  await importModelFolder(page, join(dir, 'tiny-fp32'), 'tiny-fp32', 300_000);
   const gpu = await generateInPage(page);
   const gpuAgain = await generateInPage(page);
 
