@@ -30,7 +30,7 @@ const pending = new Map<number, { resolve(count: TokenCount): void; reject(err: 
 
 function tokenWorker(): Worker {
   if (!counter) {
-    counter = new Worker(new URL('../app/views/generate/token-count.worker.ts', import.meta.url), { type: 'module', name: 'token-count' });
+    counter = new Worker(new URL('../../workers/token-count.worker.ts', import.meta.url), { type: 'module', name: 'token-count' });
     counter.addEventListener('message', (event: MessageEvent<Reply>) => {
       const reply = event.data;
       const waiting = pending.get(reply.id);

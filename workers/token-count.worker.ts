@@ -3,9 +3,9 @@
  * tokenizer once (lazily imported, ~570 KB of merges) and answers `{id, text, emphasis}` with
  * the tokens per 75-token chunk, exactly as the text_to_image stage will chunk the prompt.
  */
-import { PromptSyntaxError } from '../../../pipeline/diffusion/prompt/attention';
-import { chunkPrompt } from '../../../pipeline/diffusion/prompt/chunks';
-import { ClipTokenizer } from '../../../pipeline/diffusion/tokenizer/clip';
+import { PromptSyntaxError } from '../src/pipeline/diffusion/prompt/attention';
+import { chunkPrompt } from '../src/pipeline/diffusion/prompt/chunks';
+import { ClipTokenizer } from '../src/pipeline/diffusion/tokenizer/clip';
 
 interface Request {
   id: number;
