@@ -233,7 +233,7 @@ async function benchTextToImage(): Promise<void> {
     );
   }
   console.log(
-    `one event-loop turn (the loop's per-step checkpoint, a MessageChannel message) takes ${web[0].yieldMs.toFixed(2)} ms here`,
+    `one event-loop turn (the loop's per-step checkpoint, a setTimeout(0)) takes ${web[0].yieldMs.toFixed(2)} ms here`,
   );
 }
 
