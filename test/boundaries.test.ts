@@ -1,52 +1,19 @@
 /**
  * DESIGN.md §3's boundaries, enforced: this test fails when an import crosses one.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, resolve, dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-
-const root = resolve(__dirname, '..');
-
-function filesUnder(dir: string): string[] {
-  const abs = join(root, dir);
-  return readdirSync(abs).flatMap((name) => {
-    const path = join(abs, name);
-    if (statSync(path).isDirectory()) return filesUnder(relative(root, path));
-    return /\.(ts|tsx)$/.test(name) ? [relative(root, path)] : [];
-  });
-}
-
-interface ImportRef {
-  spec: string;
-  typeOnly: boolean;
-  /** Resolved project path for relative imports, else undefined. */
-  target?: string;
-}
-
-function importsOf(file: string): ImportRef[] {
-  const text = readFileSync(join(root, file), 'utf8');
-  const refs: ImportRef[] = [];
-  const re = /(?:^|\n)\s*(import|export)\s+(type\s+)?(?:[^'"]*?\sfrom\s+)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
-  for (const m of text.matchAll(re)) {
-    const spec = m[3] ?? m[4];
-    const typeOnly = Boolean(m[2]);
-    const target = spec.startsWith('.') ? relative(root, resolve(dirname(join(root, file)), spec)) : undefined;
-    refs.push({ spec, typeOnly, target });
-  }
-  return refs;
-}
+import { filesUnder, importsOf, root } from './helpers/imports';
 
 const under = (target: string | undefined, dir: string) => target !== undefined && (target === dir || target.startsWith(`${dir}/`));
 
 describe('layout boundaries (DESIGN.md §3)', () => {
-  it('src/pipeline imports only itself, zod and types from src/protocol', () => {
+  it('src/pipeline imports only itself, zod and src/protocol (which owns the stage schemas and limits)', () => {
     const bad: string[] = [];
     for (const file of filesUnder('src/pipeline')) {
       for (const ref of importsOf(file)) {
-        const ok =
-          under(ref.target, 'src/pipeline') ||
-          (under(ref.target, 'src/protocol') && ref.typeOnly) ||
-          ref.spec === 'zod';
+        const ok = under(ref.target, 'src/pipeline') || under(ref.target, 'src/protocol') || ref.spec === 'zod';
         if (!ok) bad.push(`${file} → ${ref.spec}`);
       }
       const text = readFileSync(join(root, file), 'utf8');
@@ -80,6 +47,15 @@ describe('layout boundaries (DESIGN.md §3)', () => {
     expect(bad).toEqual([]);
   });
 
+  it('neither src/app nor src/client imports src/pipeline: the contract they share is src/protocol', () => {
+    const bad = [...filesUnder('src/app'), ...filesUnder('src/client')].flatMap((file) =>
+      importsOf(file)
+        .filter((r) => under(r.target, 'src/pipeline'))
+        .map((r) => `${file} → ${r.spec}`),
+    );
+    expect(bad).toEqual([]);
+  });
+
   it('only src/client creates the Worker', () => {
     const creators = [...filesUnder('src'), ...filesUnder('workers')].filter((f) =>
       /new\s+Worker\s*\(/.test(readFileSync(join(root, f), 'utf8')),
@@ -101,7 +77,8 @@ describe('layout boundaries (DESIGN.md §3)', () => {
   it('the import scanner sees real imports (so the rules above cannot pass vacuously)', () => {
     const refs = importsOf('workers/ort/runtime.ts');
     expect(refs.some((r) => r.spec === 'onnxruntime-web/webgpu')).toBe(true);
-    expect(importsOf('src/pipeline/stages/upscaler.ts').some((r) => r.spec === 'zod')).toBe(true);
+    expect(importsOf('src/pipeline/workbench.ts').some((r) => r.spec === 'zod')).toBe(true);
     expect(importsOf('src/pipeline/ports.ts').every((r) => r.typeOnly)).toBe(true);
+    expect(importsOf('src/pipeline/stages/upscaler.ts').some((r) => r.target === 'src/protocol/pipeline-config')).toBe(true);
   });
 });

@@ -9,11 +9,9 @@ import { Workbench, type WorkbenchResult } from '../src/pipeline/workbench';
 import type { JobEvent } from '../src/protocol/events';
 import { ImageFileInput, JobRequest, type JobKind, type JobResult, type JobSummary } from '../src/protocol/schemas';
 import type { ArtifactRepository } from '../src/storage/artifacts';
-import { formatInfotext, samplerToA1111 } from '../src/media/infotext';
-import { addPngTextChunks } from '../src/media/png-text';
-import { Listeners } from './listeners';
-import type { SchedulerName } from '../src/pipeline/diffusion/schedulers';
 import type { JobRepository } from '../src/storage/jobs';
+import { createGalleryArtifactSink } from './artifact-sink';
+import { Listeners } from './listeners';
 
 export interface JobQueueDeps {
   jobs: JobRepository;
@@ -62,6 +60,10 @@ export class JobQueue {
    * given when another tab submits through this one (it chose the id, so a retry cannot run twice).
    */
   async submit(raw: unknown, kind: JobKind = 'enhance', id: string = crypto.randomUUID()): Promise<{ job_id: string; done: Promise<JobResult> }> {
+    // A caller-chosen id must be new: one id, one job (and one stream of events).
+    if (this.running?.id === id || this.queue.some((j) => j.id === id) || (await this.deps.jobs.get(id).catch(() => undefined))) {
+      throw new Error(`a job with id '${id}' already exists`);
+    }
     const parsed = JobRequest.safeParse(raw);
     const request = parsed.success
       ? { pipeline_config: parsed.data.pipeline_config, input_data: withSeed(parsed.data.pipeline_config, parsed.data.input_data) }
@@ -168,30 +170,13 @@ export class JobQueue {
           ...(p.preview ? { preview: { width: p.preview.width, height: p.preview.height, data: p.preview.data } } : {}),
         });
       },
-      artifacts: {
-        save: async (name, image, metadata) => {
-          // Our chunk also carries the whole job (pipeline and inputs, seed included, no binaries),
-          // so any image of a job, refined or upscaled too, can restore the pipeline that made it.
-          const png = addPngTextChunks(this.deps.encodePng(image), textChunks({ ...metadata, job: storableRequest(job.request) }));
-          const stage = String(metadata.stage ?? '');
-          const id = await this.deps.artifacts.save(
-            {
-              job_id: job.id,
-              stage,
-              name,
-              width: image.width,
-              height: image.height,
-              bytes: png.byteLength,
-              mime: 'image/png',
-              parameters: (metadata.parameters as Record<string, unknown>) ?? {},
-              metadata,
-            },
-            new Blob([png as Uint8Array<ArrayBuffer>], { type: 'image/png' }),
-          );
-          this.emit({ type: 'artifact', job_id: job.id, artifact_id: id, name });
-          return id;
-        },
-      },
+      artifacts: createGalleryArtifactSink({
+        jobId: job.id,
+        storedRequest: storableRequest(job.request),
+        artifacts: this.deps.artifacts,
+        encodePng: this.deps.encodePng,
+        onSaved: (id, name) => this.emit({ type: 'artifact', job_id: job.id, artifact_id: id, name }),
+      }),
     };
   }
 
@@ -257,54 +242,6 @@ function withSeed(config: unknown, input: Record<string, unknown>): Record<strin
   return { ...input, seed: crypto.getRandomValues(new Uint32Array(1))[0] };
 }
 
-/**
- * Parameters travel with the image: our JSON (every stage's metadata) always, and A1111's
- * `parameters` text for generated images so other tools can read them.
- */
-export function textChunks(metadata: Record<string, unknown>): Array<{ keyword: string; text: string }> {
-  const chunks = [{ keyword: 'media-lab', text: JSON.stringify(metadata) }];
-  const infotext = a1111Infotext(metadata);
-  if (infotext) chunks.unshift({ keyword: 'parameters', text: infotext });
-  return chunks;
-}
-
-/**
- * A1111's infotext for a generated (txt2img) or refined (img2img, "Denoising strength", hires
- * fix as "Hires upscale"/"Hires upscaler") image; nothing for an upscaled one.
- */
-function a1111Infotext(metadata: Record<string, unknown>): string | null {
-  const type = metadata.stage_type;
-  if (type !== 'text_to_image' && type !== 'refiner') return null;
-  // text_to_image records its values at the top level, refiner under `parameters`.
-  const p = (type === 'refiner' ? { ...(metadata.parameters as object) } : metadata) as Record<string, unknown>;
-  const [scheduler, schedule] = String(metadata.scheduler ?? p.scheduler).split(' ');
-  const { sampler, scheduleType } = samplerToA1111(scheduler as SchedulerName, schedule === 'karras' || p.karras === true);
-  const hires = metadata.high_res_fix as { scale?: number; upscaler?: string } | false | undefined;
-  const extra: Record<string, string | number> = {};
-  if (hires && typeof hires === 'object') {
-    if (typeof hires.scale === 'number') extra['Hires upscale'] = hires.scale;
-    if (typeof hires.upscaler === 'string') extra['Hires upscaler'] = hires.upscaler === 'latent' ? 'Latent' : hires.upscaler;
-  }
-  const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
-  const size = (metadata.output_shape as number[] | undefined) ?? [];
-  return formatInfotext({
-    prompt: String(p.prompt ?? ''),
-    negative_prompt: typeof p.negative_prompt === 'string' ? p.negative_prompt : undefined,
-    steps: num(p.steps) ?? 0,
-    sampler,
-    scheduleType,
-    cfg_scale: num(p.guidance_scale) ?? 0,
-    seed: num(p.seed) ?? num(metadata.seed) ?? 0,
-    // The refiner's output size (after a hires fix), as A1111 writes the final size.
-    width: num(size[1]) ?? num(p.width) ?? 0,
-    height: num(size[0]) ?? num(p.height) ?? 0,
-    model: typeof metadata.model === 'string' ? metadata.model : undefined,
-    model_hash: typeof metadata.model_hash === 'string' ? metadata.model_hash : undefined,
-    denoising_strength: type === 'refiner' ? num(p.strength) ?? num(metadata.strength) : undefined,
-    extra,
-  });
-}
-
 function failure(jobId: string, error: string): JobResult {
   return { job_id: jobId, success: false, data: {}, artifacts: [], metadata: {}, error };
 }
@@ -316,7 +253,8 @@ function toJobResult(jobId: string, r: WorkbenchResult): JobResult {
     if (isRgbaImage(value)) data[key] = { width: value.width, height: value.height };
     else if (!(value instanceof ArrayBuffer) && !ArrayBuffer.isView(value)) data[key] = value;
   }
-  return { job_id: jobId, success: r.success, data, artifacts: r.artifacts, metadata: r.metadata, error: r.error };
+  // Every stage writes its protocol metadata (typed where the stage builds it).
+  return { job_id: jobId, success: r.success, data, artifacts: r.artifacts, metadata: r.metadata as JobResult['metadata'], error: r.error };
 }
 
 /** The request as stored with the job: binary inputs replaced by a short description. */

@@ -202,11 +202,12 @@ export class QueueHost {
     }
   }
 
-  /** Queues a job here or, from a watching tab, in the owner's queue. */
-  async submit(request: unknown, kind: JobKind): Promise<{ job_id: string; done: Promise<JobResult> }> {
+  /** Queues a job here or, from a watching tab, in the owner's queue; `jobId` = the caller's choice of id. */
+  async submit(request: unknown, kind: JobKind, jobId?: string): Promise<{ job_id: string; done: Promise<JobResult> }> {
     await this.ready;
-    if (this.queue) return this.queue.submit(request, kind);
-    const id = crypto.randomUUID();
+    if (this.queue) return this.queue.submit(request, kind, jobId);
+    const id = jobId ?? crypto.randomUUID();
+    if (this.waiters.has(id) || this.unanswered.has(id)) throw new Error(`a job with id '${id}' already exists`);
     const done = new Promise<JobResult>((resolve) => this.waiters.set(id, resolve));
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {

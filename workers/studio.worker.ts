@@ -7,8 +7,10 @@ import { decodeImageFile } from '../src/media/decode-image';
 import { encodePng } from '../src/media/png';
 import type { StudioApi } from '../src/protocol/api';
 import type { JobEvent } from '../src/protocol/events';
-import type { BackendPreference, Capabilities, JobRequest, JobResult } from '../src/protocol/schemas';
+import { JobId, type ArtifactSummary, type BackendPreference, type Capabilities, type JobRequest, type JobResult } from '../src/protocol/schemas';
+import { readArtifactMetadata } from '../src/protocol/stage-results';
 import { ArtifactRepository } from '../src/storage/artifacts';
+import type { ArtifactRecord } from '../src/storage/records';
 import { JobRepository } from '../src/storage/jobs';
 import { openStudioDb } from '../src/storage/schema';
 import { ModelRepository } from '../src/storage/models';
@@ -144,8 +146,14 @@ const api: StudioApi = {
     return (await ortRuntime()).capabilities;
   },
   async submit(request) {
-    const kind = (request as { kind?: 'enhance' | 'generate' }).kind ?? 'enhance';
-    const { job_id } = await queueHost().submit(request, kind);
+    const { kind = 'enhance', job_id: wanted } = request as { kind?: 'enhance' | 'generate'; job_id?: unknown };
+    // The caller may choose the id (so it can listen for the job's events before submitting).
+    const id = wanted === undefined ? undefined : JobId.safeParse(wanted);
+    if (id && !id.success) {
+      const shown = typeof wanted === 'string' ? JSON.stringify(wanted.slice(0, 40)) : typeof wanted;
+      throw new Error(`${id.error.issues[0].message} (got ${shown})`);
+    }
+    const { job_id } = await queueHost().submit(request, kind, id?.data);
     return { job_id };
   },
   async generate(request: JobRequest, onProgress?: (event: JobEvent) => void): Promise<JobResult> {
@@ -187,29 +195,34 @@ const api: StudioApi = {
     storage: () => modelRepo.storageInfo(),
   },
   artifacts: {
-    list: (options) => artifacts.list(options),
-    get: (id) => artifacts.get(id),
+    list: async (options) => (await artifacts.list(options)).map(toArtifactSummary),
+    get: async (id) => {
+      const record = await artifacts.get(id);
+      return record && toArtifactSummary(record);
+    },
     getBlob: (id) => artifacts.getBlob(id),
     delete: (id) => artifacts.delete(id),
     clear: () => artifacts.clear(),
   },
 };
 
+/** A stored artifact as the page sees it: its stage metadata typed (older records read too). */
+function toArtifactSummary(record: ArtifactRecord): ArtifactSummary {
+  return { ...record, metadata: readArtifactMetadata(record.metadata) };
+}
+
 /** Submits a job and waits for its end, passing its events on (events may come from another tab). */
 async function submitAndWait(request: JobRequest, kind: 'generate' | 'enhance', onProgress?: (event: JobEvent) => void): Promise<JobResult> {
   const jobsHost = queueHost();
-  let jobId: string | null = null;
-  const early: JobEvent[] = [];
+  // The id is chosen here, so the job's events are recognised from the first one.
+  const jobId = crypto.randomUUID();
   const sub = onProgress
     ? jobsHost.subscribe((e) => {
-        if (jobId === null) early.push(e);
-        else if (e.job_id === jobId) return onProgress(e);
+        if (e.job_id === jobId) return onProgress(e);
       })
     : null;
   try {
-    const { job_id, done } = await jobsHost.submit(request, kind);
-    jobId = job_id;
-    for (const e of early) if (e.job_id === job_id) void onProgress?.(e);
+    const { done } = await jobsHost.submit(request, kind, jobId);
     return await done;
   } finally {
     if (sub !== null) jobsHost.unsubscribe(sub);

@@ -6,11 +6,12 @@
 import { PromptSyntaxError } from '../src/pipeline/diffusion/prompt/attention';
 import { chunkPrompt } from '../src/pipeline/diffusion/prompt/chunks';
 import { ClipTokenizer } from '../src/pipeline/diffusion/tokenizer/clip';
+import type { Emphasis } from '../src/protocol/pipeline-config';
 
 interface Request {
   id: number;
   text: string;
-  emphasis?: 'original' | 'no-norm' | 'ignore' | 'none';
+  emphasis?: Emphasis;
 }
 
 const scope = self as unknown as {

@@ -91,34 +91,6 @@ export function backendDetails(caps: Capabilities): string {
   return lines.join('\n');
 }
 
-/** Reads a number from the first record that has it. */
-export function pickNumber(key: string, ...sources: Array<Record<string, unknown> | undefined>): number | undefined {
-  for (const source of sources) {
-    const value = source?.[key];
-    if (typeof value === 'number' && Number.isFinite(value)) return value;
-  }
-  return undefined;
-}
-
-export function pickString(key: string, ...sources: Array<Record<string, unknown> | undefined>): string | undefined {
-  for (const source of sources) {
-    const value = source?.[key];
-    if (typeof value === 'string' && value) return value;
-  }
-  return undefined;
-}
-
-/** `[w, h]` pairs as stored in stage metadata. */
-export function pickSize(key: string, ...sources: Array<Record<string, unknown> | undefined>): [number, number] | undefined {
-  for (const source of sources) {
-    const value = source?.[key];
-    if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'number')) {
-      return [value[0] as number, value[1] as number];
-    }
-  }
-  return undefined;
-}
-
 export function asRecord(value: unknown): Record<string, unknown> | undefined {
   return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }

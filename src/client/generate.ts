@@ -4,12 +4,13 @@
  * 48,894 merges takes ~100 ms, too long for the page's thread; the studio worker may be busy
  * running a UNet). Like every Worker of the app, it is created here in src/client.
  */
-import type { PipelineConfigInput } from '../pipeline/config';
-import { studio } from './studio-client';
+import type { Emphasis, PipelineConfigInput } from '../protocol/pipeline-config';
+import type { JobHandle } from './job-handle';
+import { submitJob } from './studio-client';
 
-/** Queues a generate job; `inputData.seed` (if given) wins over the stages' own seeds. */
-export function submitGenerate(pipelineConfig: PipelineConfigInput, inputData: Record<string, unknown> = {}): Promise<{ job_id: string }> {
-  return studio().submit({ kind: 'generate', pipeline_config: pipelineConfig, input_data: inputData });
+/** Queues a generate job and returns its handle; `inputData.seed` (if given) wins over the stages' own seeds. */
+export function submitGenerate(pipelineConfig: PipelineConfigInput, inputData: Record<string, unknown> = {}): Promise<JobHandle> {
+  return submitJob({ pipeline_config: pipelineConfig, input_data: inputData }, 'generate');
 }
 
 export interface TokenCount {
@@ -20,7 +21,7 @@ export interface TokenCount {
   syntaxError?: string;
 }
 
-export type TokenEmphasis = 'original' | 'no-norm' | 'ignore' | 'none';
+export type TokenEmphasis = Emphasis;
 
 type Reply = ({ id: number } & TokenCount) | { id: number; error: string };
 

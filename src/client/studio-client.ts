@@ -5,7 +5,9 @@
 import * as Comlink from 'comlink';
 import type { StudioApi } from '../protocol/api';
 import type { JobEvent } from '../protocol/events';
-import type { BackendPreference, Capabilities, JobResult } from '../protocol/schemas';
+import type { StageConfigInput } from '../protocol/pipeline-config';
+import type { BackendPreference, Capabilities, JobRequest, JobResult } from '../protocol/schemas';
+import { createJobClient, type JobClient, type JobHandle } from './job-handle';
 
 export type StudioRemote = Comlink.Remote<StudioApi>;
 
@@ -57,13 +59,28 @@ export async function onJobEvents(listener: (event: JobEvent) => void): Promise<
   return () => void api.unsubscribe(id);
 }
 
-/** One stage of a job's pipeline, as the seed's StageConfig (snake_case parameters). */
-export interface StageRequest {
-  stage_type: string;
-  /** Metadata and progress key; absent = the stage_type. */
-  name?: string;
-  parameters: Record<string, unknown>;
+let jobs: JobClient | null = null;
+
+/** The app's job client: one subscription to the worker's events, dispatched by job id. */
+export function jobClient(): JobClient {
+  jobs ??= createJobClient({
+    submit: (request, transfer) => studio().submit(transfer.length ? Comlink.transfer(request, transfer) : request),
+    cancel: (jobId) => studio().cancel(jobId),
+    subscribe: async (listener) => {
+      await connectStudio();
+      return onJobEvents(listener);
+    },
+  });
+  return jobs;
 }
+
+/** Queues a job and returns its handle (see job-handle.ts). */
+export function submitJob(request: JobRequest, kind: 'enhance' | 'generate', transfer: Transferable[] = []): Promise<JobHandle> {
+  return jobClient().submitJob(request, kind, { transfer });
+}
+
+/** One stage of a job's pipeline, as the protocol's StageConfig (snake_case parameters). */
+export type StageRequest = StageConfigInput;
 
 /** The image an enhance job starts from: a picked file or a gallery artifact. */
 export interface EnhanceImage {
@@ -78,8 +95,8 @@ export interface EnhanceOptions extends EnhanceImage {
 
 /** The `upscaler` stage for a factor (and an optional model; absent = bundled for the factor). */
 export function upscalerStageRequest(upscaleFactor: number, model?: string): StageRequest {
-  const parameters: Record<string, unknown> = { upscale_factor: upscaleFactor };
-  if (model) parameters.model = model;
+  // The factor is checked where every factor is (the stage's schema): a bad one fails the job, saying why.
+  const parameters = { upscale_factor: upscaleFactor, ...(model ? { model } : {}) };
   return { stage_type: 'upscaler', parameters };
 }
 
@@ -87,9 +104,8 @@ export function upscalerStageRequest(upscaleFactor: number, model?: string): Sta
  * Queues an enhance job running `stages` in order on a picked file (bytes transferred, not
  * copied) or a gallery artifact.
  */
-export async function submitEnhance(image: EnhanceImage, stages: StageRequest[]): Promise<{ job_id: string }> {
+export async function submitEnhance(image: EnhanceImage, stages: StageRequest[]): Promise<JobHandle> {
   if (stages.length === 0) throw new Error('an enhance job needs at least one stage');
-  const api = studio();
   const input_data: Record<string, unknown> = {};
   let transfer: Transferable[] = [];
   if (image.file) {
@@ -99,27 +115,19 @@ export async function submitEnhance(image: EnhanceImage, stages: StageRequest[])
   } else if (image.artifactId) {
     input_data.image_artifact = image.artifactId;
   }
-  const request = {
-    kind: 'enhance' as const,
-    pipeline_config: {
-      stages: stages.map((stage) => ({
-        stage_type: stage.stage_type,
-        ...(stage.name ? { name: stage.name } : {}),
-        parameters: { ...stage.parameters },
-      })),
-      parameters: {},
-    },
-    input_data,
+  const pipeline_config = {
+    stages: stages.map((stage) => ({ ...stage, parameters: { ...stage.parameters } })),
+    parameters: {},
   };
-  return api.submit(Comlink.transfer(request, transfer));
+  return submitJob({ pipeline_config, input_data }, 'enhance', transfer);
 }
 
 /** Queues an upscale of a picked file or a gallery artifact (a one-stage enhance job). */
-export function submitUpscale(options: EnhanceOptions): Promise<{ job_id: string }> {
+export function submitUpscale(options: EnhanceOptions): Promise<JobHandle> {
   return submitEnhance(options, [upscalerStageRequest(options.upscaleFactor, options.model)]);
 }
 
-export type { JobResult };
+export type { JobHandle, JobResult };
 
 /** Wraps a callback so the worker can call it back (a comlink proxy), e.g. an `onProgress`. */
 export function proxyCallback<F extends (...args: never[]) => unknown>(fn: F): F {

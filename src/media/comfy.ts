@@ -18,7 +18,7 @@
  * Pure TypeScript plus zod: runs in the worker and in Node.
  */
 import { z } from 'zod';
-import type { SchedulerName } from '../pipeline/diffusion/schedulers/types';
+import type { SchedulerName } from '../protocol/pipeline-config';
 import type { ImportedGenerationParams } from './infotext';
 
 export class ComfyParamsError extends Error {

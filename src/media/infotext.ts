@@ -13,7 +13,7 @@
  *
  * Pure TypeScript: runs in the worker and in Node.
  */
-import type { SchedulerName } from '../pipeline/diffusion/schedulers/types';
+import type { SchedulerName } from '../protocol/pipeline-config';
 
 /** Generation parameters read from an image: every field optional, because any may be missing. */
 export interface ImportedGenerationParams {

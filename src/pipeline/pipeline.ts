@@ -1,6 +1,7 @@
 import type { PipelineContext } from './context';
 import type { StageServices } from './ports';
-import { CancelledError, checkpoint, type PipelineStage } from './stage';
+import { CancelledError, checkpoint } from './cancellation';
+import type { PipelineStage } from './stage';
 
 export interface PipelineRunInfo {
   cancelled: boolean;

@@ -2,9 +2,10 @@
  * Ports: the only way models and storage reach the pipeline. Implementations live in
  * workers/ort (onnxruntime-web) and the worker's storage glue; tests pass their own.
  */
+import type { ArtifactMetadata } from '../protocol/stage-results';
 import type { Tensor } from './tensor';
 import type { RgbaImage } from './image/rgba';
-import type { DiffusionModels } from './diffusion/text-to-image';
+import type { PromptTokenizer } from './diffusion/prompt/chunks';
 
 /** A super-resolution model: NCHW `[1, 3, h, w]` in → `[1, 3, h·scale, w·scale]` out. */
 export interface UpscalerPort {
@@ -32,7 +33,7 @@ export interface UpscalerProvider {
 
 export interface ArtifactSink {
   /** Store an image under `name` (e.g. `<job>/generated_upscaled.png`); returns the artifact id. */
-  save(name: string, image: RgbaImage, metadata: Record<string, unknown>): Promise<string>;
+  save(name: string, image: RgbaImage, metadata: ArtifactMetadata): Promise<string>;
 }
 
 export interface ProgressEvent {
@@ -88,6 +89,28 @@ export interface VaeDecoderPort {
 export interface VaeEncoderPort {
   /** `sample` `[b, 3, H, W]` in [−1, 1] → latent mean `[b, 4, H/8, W/8]` (not yet scaled). */
   run(image: Tensor): Promise<Tensor>;
+}
+
+/** The components of one Stable Diffusion checkpoint, as the denoising loop runs them. */
+export interface DiffusionModels {
+  textEncoder: TextEncoderPort;
+  unet: UNetPort;
+  vaeDecoder: VaeDecoderPort;
+  vaeEncoder?: VaeEncoderPort;
+  tokenizer: PromptTokenizer;
+  /** The model folder's `scheduler/scheduler_config.json`, if any. */
+  schedulerConfig?: Record<string, unknown>;
+  family?: FamilyDefaults;
+}
+
+/** What a model family implies when its folder says nothing (DESIGN.md §4). */
+export interface FamilyDefaults {
+  /** Token after the end token: 49407 for SD 1.x, 0 for SD 2.x / Turbo. */
+  padTokenId?: number;
+  /** VAE latent scale: 0.18215 for SD 1.x/2.x. */
+  vaeScale?: number;
+  /** Scheduler config keys the family needs (e.g. Turbo: `timestep_spacing: 'trailing'`). */
+  schedulerConfig?: Record<string, unknown>;
 }
 
 /** A Stable Diffusion checkpoint opened for the denoising loop, with its registry name and defaults. */

@@ -1,9 +1,10 @@
+import { z } from 'zod';
 import { PipelineContext } from './context';
-import { formatZodError, PipelineConfigSchema, type PipelineConfig, type PipelineConfigInput } from './config';
+import { formatZodError, PipelineConfigSchema, type PipelineConfig } from './config';
 import { Pipeline } from './pipeline';
 import type { StageServices } from './ports';
 import type { PipelineStage } from './stage';
-import { knownStageTypes, stageDefinitions, type StageDefinition } from './stages/registry';
+import { STAGE_PARAMETERS, stageFactories } from './stages/registry';
 
 export interface WorkbenchResult {
   success: boolean;
@@ -19,26 +20,25 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Parses and checks a config: unknown stage types and bad stage parameters are named. */
+/**
+ * Parses and checks a config against the protocol's schema: unknown stage types, unknown keys and
+ * bad values are named with the stage they belong to.
+ */
 export function validatePipelineConfig(input: unknown): PipelineConfig {
   const parsed = PipelineConfigSchema.safeParse(input);
-  if (!parsed.success) throw new ConfigError(`invalid pipeline config: ${formatZodError(parsed.error)}`);
-  const config = parsed.data;
-  config.stages.forEach((stage, i) => {
-    const def = stageDefinitions.get(stage.stage_type);
-    if (!def) {
-      throw new ConfigError(
-        `stages[${i}]: unknown stage_type '${stage.stage_type}' (known: ${knownStageTypes().join(', ')})`,
-      );
-    }
-    const strict = def.parameters.partial().strict().safeParse(stage.parameters);
-    if (!strict.success) {
-      throw new ConfigError(
-        `stages[${i}] (${stage.name ?? stage.stage_type}): ${formatZodError(strict.error, 'parameters')}`,
-      );
-    }
-  });
-  return config;
+  if (parsed.success) return parsed.data;
+  const stages = (input as { stages?: unknown } | null)?.stages;
+  const message = parsed.error.issues
+    .map((issue) => {
+      const [first, index, ...rest] = issue.path;
+      if (first !== 'stages' || typeof index !== 'number') return formatZodError(new z.ZodError([issue]));
+      if (rest[0] === 'stage_type') return `stages[${index}]: ${issue.message}`;
+      const stage = Array.isArray(stages) ? (stages[index] as { name?: unknown; stage_type?: unknown } | undefined) : undefined;
+      const label = String(stage?.name ?? stage?.stage_type ?? index);
+      return `stages[${index}] (${label}): ${formatZodError(new z.ZodError([{ ...issue, path: rest }]))}`;
+    })
+    .join('; ');
+  throw new ConfigError(`invalid pipeline config: ${message}`);
 }
 
 /**
@@ -49,25 +49,27 @@ export class Workbench {
   readonly config: PipelineConfig;
   private stages: PipelineStage[] | null = null;
 
-  constructor(config: PipelineConfigInput | PipelineConfig) {
+  /** `config` is checked here (it may come from a file or another tab), so it is taken as anything. */
+  constructor(config: unknown) {
     this.config = validatePipelineConfig(config);
   }
 
   /** Builds the stages with merged parameters; a bad value is an error naming stage and key. */
   setup(inputData: Record<string, unknown> = {}): PipelineStage[] {
     this.stages = this.config.stages.map((stageCfg, i) => {
-      const def = stageDefinitions.get(stageCfg.stage_type) as StageDefinition;
+      const schema: z.ZodObject = STAGE_PARAMETERS[stageCfg.stage_type];
       const name = stageCfg.name ?? stageCfg.stage_type;
-      const keys = Object.keys(def.parameters.shape);
       const merged: Record<string, unknown> = { ...stageCfg.parameters };
       for (const source of [this.config.parameters, inputData]) {
-        for (const key of keys) if (source[key] !== undefined) merged[key] = source[key];
+        for (const key of Object.keys(schema.shape)) if (source[key] !== undefined) merged[key] = source[key];
       }
-      const parsed = def.parameters.safeParse(merged);
+      const parsed = schema.safeParse(merged);
       if (!parsed.success) {
         throw new ConfigError(`stages[${i}] (${name}): ${formatZodError(parsed.error)}`);
       }
-      return def.create(name, parsed.data);
+      // The schema and the factory are looked up by the same stage_type.
+      const create = stageFactories[stageCfg.stage_type] as (name: string, parameters: unknown) => PipelineStage;
+      return create(name, parsed.data);
     });
     return this.stages;
   }

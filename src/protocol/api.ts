@@ -25,7 +25,7 @@ export interface StudioApi {
   init(preference: BackendPreference): Promise<Capabilities>;
   capabilities(): Promise<Capabilities>;
 
-  submit(request: JobRequest & { kind?: 'enhance' | 'generate' }): Promise<{ job_id: string }>;
+  submit(request: JobRequest & { kind?: 'enhance' | 'generate'; job_id?: string }): Promise<{ job_id: string }>;
   cancel(jobId: string): Promise<boolean>;
   /** Every job's events; returns a subscription id for `unsubscribe`. */
   subscribe(listener: (event: JobEvent) => void): Promise<number>;

@@ -3,6 +3,7 @@
  * stores, lists and shows. Shared by storage (validation of IndexedDB rows) and the UI.
  */
 import { z } from 'zod';
+import { GuidanceScale, SCHEDULER_NAMES } from './pipeline-config';
 
 export const MODEL_TYPES = ['checkpoint', 'lora', 'embedding', 'upscaler', 'detector'] as const;
 export const ModelType = z.enum(MODEL_TYPES);
@@ -53,12 +54,28 @@ export const ModelComponent = z.object({
 export type ModelComponent = z.infer<typeof ModelComponent>;
 
 export const FAMILIES = ['sd1', 'sd2', 'sd-turbo', 'lcm'] as const;
+/** A family's default step count stays in A1111's range (a run may still ask for up to LIMITS.steps.max). */
+export const FAMILY_MAX_DEFAULT_STEPS = 150;
+
+/** How each family is named to a person (import summaries, the Models view). */
+export const FAMILY_LABELS: Record<(typeof FAMILIES)[number], string> = {
+  sd1: 'Stable Diffusion 1.x',
+  sd2: 'Stable Diffusion 2.x',
+  'sd-turbo': 'SD-Turbo',
+  lcm: 'Latent Consistency (LCM)',
+};
+
+/** CLIP ViT-L's tokenizer (SD 1.x, width 768) pads with <|endoftext|>; OpenCLIP's (SD 2.x, width 1024) with 0. */
+export function padTokenForTextEncoderWidth(hidden: number): number {
+  return hidden === 1024 ? 0 : 49407;
+}
+
 export const FamilySettings = z.object({
   family: z.enum(FAMILIES),
   prediction_type: z.enum(['epsilon', 'v_prediction']),
-  default_steps: z.number().int().min(1).max(150),
-  default_cfg: z.number().min(0).max(30),
-  default_scheduler: z.enum(['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'lcm']),
+  default_steps: z.number().int().min(1).max(FAMILY_MAX_DEFAULT_STEPS),
+  default_cfg: GuidanceScale,
+  default_scheduler: z.enum(SCHEDULER_NAMES),
   /** 49407 (SD 1.x) or 0 (SD 2.x / Turbo). */
   pad_token_id: z.number().int().nonnegative(),
   timestep_spacing: z.enum(['linspace', 'leading', 'trailing']).optional(),

@@ -1,8 +1,15 @@
 import { z } from 'zod';
+import type { PipelineConfigInput } from './pipeline-config';
+import type { ArtifactMetadata, StageMetadata } from './stage-results';
 
 /** Job kinds the worker runs; `generate` arrives with the text-to-image issue. */
 export const JobKind = z.enum(['enhance', 'generate']);
 export type JobKind = z.infer<typeof JobKind>;
+
+/** A job's id: chosen by the caller (so it can listen for the job's events before submitting) or by the worker. */
+export const JobId = z
+  .string({ error: 'job_id must be text' })
+  .regex(/^[A-Za-z0-9_-]{1,100}$/, "job_id must be 1 to 100 letters, digits, '-' or '_'");
 
 export const JobStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted']);
 export type JobStatus = z.infer<typeof JobStatus>;
@@ -20,7 +27,11 @@ export type ImageFileInput = z.infer<typeof ImageFileInput>;
  * image as `image_file` (bytes) or `image_artifact` (an artifact id from the gallery).
  */
 export const JobRequest = z.object({
-  pipeline_config: z.unknown(),
+  /**
+   * Checked as a whole by the Workbench when the job runs, so a bad config becomes a failed job
+   * that names what is wrong (and is recorded) rather than a refused call; typed for callers.
+   */
+  pipeline_config: z.custom<PipelineConfigInput>(),
   input_data: z.record(z.string(), z.unknown()).default({}),
 });
 export type JobRequest = z.input<typeof JobRequest>;
@@ -30,7 +41,8 @@ export const JobResult = z.object({
   success: z.boolean(),
   data: z.record(z.string(), z.unknown()),
   artifacts: z.array(z.string()),
-  metadata: z.record(z.string(), z.record(z.string(), z.unknown())),
+  /** Per stage name (`_2` for a repeat), what the stage reported. */
+  metadata: z.record(z.string(), z.custom<StageMetadata>()),
   error: z.string().nullable(),
 });
 export type JobResult = z.infer<typeof JobResult>;
@@ -60,7 +72,8 @@ export interface ArtifactSummary {
   bytes: number;
   mime: string;
   parameters: Record<string, unknown>;
-  metadata: Record<string, unknown>;
+  /** Undefined when the stored record is not one a stage of this build can read (see readArtifactMetadata). */
+  metadata: ArtifactMetadata | undefined;
   created_at: number;
 }
 

@@ -3,8 +3,9 @@
  * storage, validated by content, never by file name alone), query and manage them. Bundled
  * models appear as read-only entries. Storage is reached through the ModelStore interface.
  */
-import { MODEL_TYPES, ModelInfo, ModelType, type ComponentRole, type FamilySettings, type ModelComponent, type ScannedModel } from '../protocol/models';
-import { classifyOnnx, inferFamily, type Classification } from './classify';
+import { FAMILY_LABELS, MODEL_TYPES, ModelInfo, ModelType, type ComponentRole, type FamilySettings, type ModelComponent, type ScannedModel } from '../protocol/models';
+import { classifyOnnx, type Classification } from './classify';
+import { inferFamily } from './family';
 import { checkLoadable, ModelTooLargeError } from './limits';
 import { inspectOnnx, type OnnxInfo } from './onnx-inspect';
 import { CHECKPOINT_ADVICE, inspectSafetensors, SafetensorsError } from './safetensors';
@@ -221,7 +222,7 @@ async function analyzeFolder(result: AnalyzedModel, refuse: Refuse): Promise<Ana
   const unet = found.get('unet')!.c as Extract<Classification, { role: 'unet' }>;
   result.family = inferFamily({ textEncoderHidden: text.details.hidden, schedulerConfig, modelIndex, name: candidate.name });
   const dtypes = [...new Set([...found.values()].map((v) => v.info.weightDtype))];
-  const familyName = { sd1: 'Stable Diffusion 1.x', sd2: 'Stable Diffusion 2.x', 'sd-turbo': 'SD-Turbo', lcm: 'LCM' }[result.family.family];
+  const familyName = FAMILY_LABELS[result.family.family];
   result.proposal.model_type = 'checkpoint';
   result.proposal.family = result.family;
   result.proposal.summary = `${familyName}${unet.details.inpainting ? ' inpainting' : ''} ONNX folder (${dtypes.join('/')}, ${found.size} components, ${gb(candidate.bytes)})`;

@@ -8,7 +8,7 @@
  * `readTensor` callback fetches those few bytes (a scalar each).
  */
 import { float16BitsToFloat32 } from '../pipeline/float16';
-import type { SafetensorsHeader, SafetensorsTensor } from './safetensors';
+import type { SafetensorsHeader, SafetensorsTensor } from './safetensors-header';
 
 export type SdFamily = 'sd1' | 'sd2' | 'sdxl' | 'unknown';
 

@@ -4,6 +4,7 @@
  * The TypeScript record types are inferred from these, so schema and type cannot drift apart.
  */
 import { z } from 'zod';
+import { JobKind, JobStatus } from '../protocol/schemas';
 import { CorruptRecordError } from './errors';
 
 const timestamp = z.number().finite().nonnegative(); // ms since the epoch
@@ -33,18 +34,15 @@ export const ArtifactBlobRecordSchema = z.object({
 });
 export type ArtifactBlobRecord = z.infer<typeof ArtifactBlobRecordSchema>;
 
-export const JobKindSchema = z.enum(['generate', 'enhance']);
-export type JobKind = z.infer<typeof JobKindSchema>;
-
-export const JobStatusSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted']);
-export type JobStatus = z.infer<typeof JobStatusSchema>;
+export { JobKind as JobKindSchema, JobStatus as JobStatusSchema } from '../protocol/schemas';
+export type { JobKind, JobStatus } from '../protocol/schemas';
 
 export const JobRecordSchema = z.object({
   id: z.string().min(1),
   /** the submitted { pipeline_config, input_data }, minus big binary inputs */
   request: z.unknown(),
-  kind: JobKindSchema,
-  status: JobStatusSchema,
+  kind: JobKind,
+  status: JobStatus,
   created_at: timestamp,
   started_at: timestamp.optional(),
   finished_at: timestamp.optional(),

@@ -19,14 +19,16 @@ import {
   readPngParameters,
   type GenerateForm,
 } from '../../src/app/lib/generation-parameters';
+import { textChunks } from '../../src/media/artifact-png';
 import { encodePng } from '../../src/media/png';
 import { addPngTextChunks } from '../../src/media/png-text';
 import { validatePipelineConfig } from '../../src/pipeline/workbench';
 import { createRgbaImage } from '../../src/pipeline/image/rgba';
-import { textChunks } from '../../workers/job-queue';
+import type { ArtifactMetadata } from '../../src/protocol/stage-results';
+import { upscalerArtifact } from '../helpers/stage-metadata';
 
 /** A text_to_image artifact's metadata as the stage writes it (src/pipeline/stages/text-to-image.ts). */
-function t2iMetadata() {
+function t2iMetadata(): ArtifactMetadata {
   const params = {
     prompt: 'a lighthouse at dusk, (oil painting:1.2)',
     negative_prompt: 'blurry',
@@ -38,7 +40,7 @@ function t2iMetadata() {
     height: 96,
     seed: 987654321,
     batch_size: 1,
-    emphasis: 'original',
+    emphasis: 'original' as const,
   };
   return {
     stage: 'text_to_image',
@@ -50,6 +52,7 @@ function t2iMetadata() {
     rng: 'philox',
     timesteps: [999, 500],
     prompt_chunks: 1,
+    prompt_truncated: false,
     output_size: [64, 96],
     ms: 1234,
     batch_index: 0,
@@ -118,7 +121,7 @@ describe('our media-lab chunk', () => {
       },
       input_data: { seed: 4242 },
     };
-    const bytes = png(textChunks({ stage: 'upscaler', stage_type: 'upscaler', upscale_factor: 4, parameters: { upscale_factor: 4 }, job }));
+    const bytes = png(textChunks(upscalerArtifact({ upscale_factor: 4, job })));
     const loaded = readPngParameters(bytes);
     expect(loaded.source).toBe('media-lab');
     expect(loaded.parameters).toMatchObject({

@@ -120,7 +120,7 @@ describe('refiner high_res_fix: latent', () => {
     expect(sink.saved.map((s) => [s.name, s.image.width, s.image.height])).toEqual([['j/generated_refined.png', 96, 96]]);
     expect(result.metadata.refiner).toMatchObject({
       high_res_fix: { scale: 1.5, upscaler: 'latent', from: [64, 64], to: [96, 96] },
-      output_shape: [96, 96, 4],
+      output_size: [96, 96],
       steps_run: 2,
     });
     expect(sink.saved[0].metadata).toMatchObject({ high_res_fix: { to: [96, 96] }, parameters: { width: 96, height: 96 } });
@@ -187,7 +187,7 @@ describe('refiner high_res_fix: a registered upscaler', () => {
     expect(upscaler.calls).toEqual([[1, 3, 64, 64]]);
     expect(result.metadata.refiner).toMatchObject({
       high_res_fix: { scale: 1.5, upscaler: 'box-x2', from: [64, 64], to: [96, 96] },
-      output_shape: [96, 96, 4],
+      output_size: [96, 96],
     });
     expect([sink.saved[0].image.width, sink.saved[0].image.height]).toEqual([96, 96]);
     // The VAE got the upscaled image, area-resized from 128 to 96.

@@ -98,7 +98,7 @@ describe('refiner stage (img2img)', () => {
     );
     expect(result.error).toBeNull();
     expect(sink.saved.map((s) => s.name)).toEqual(['j/generated_refined.png']);
-    expect(result.metadata.refiner).toMatchObject({ model: 'tiny', strength: 0.3, steps_run: 3, output_shape: [64, 64, 4], high_res_fix: false });
+    expect(result.metadata.refiner).toMatchObject({ model: 'tiny', strength: 0.3, steps_run: 3, output_size: [64, 64], high_res_fix: false });
   });
 
   it('a per-job strength wins; text_to_image → refiner → upscaler keeps every stage image', async () => {

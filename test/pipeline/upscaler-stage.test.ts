@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { PipelineContext } from '../../src/pipeline/context';
 import { CancelledError } from '../../src/pipeline/stage';
-import { MAX_OUTPUT_PIXELS, UpscalerParameters, UpscalerStage } from '../../src/pipeline/stages/upscaler';
+import { UpscalerStage } from '../../src/pipeline/stages/upscaler';
+import { MAX_OUTPUT_PIXELS, UpscalerParameters } from '../../src/protocol/pipeline-config';
 import type { StageServices } from '../../src/pipeline/ports';
 import { createBoxUpscaler, patternImage } from '../helpers/test-upscaler';
 import { createMemorySink } from '../helpers/memory-sink';

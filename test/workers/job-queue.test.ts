@@ -98,6 +98,22 @@ describe('JobQueue', () => {
     expect((await jobs.get(job_id))?.status).toBe('failed');
   });
 
+  it('runs a job under the id its caller chose, and refuses an id already queued, running or stored', async () => {
+    let release!: () => void;
+    const { queue, jobs, events } = setup({ gate: new Promise<void>((r) => (release = r)) });
+    const running = await queue.submit(upscale(2), 'enhance', 'mine-1');
+    const waiting = await queue.submit(upscale(2), 'enhance', 'mine-2');
+    expect([running.job_id, waiting.job_id]).toEqual(['mine-1', 'mine-2']);
+    expect(events.find((e) => e.type === 'queued')?.job_id).toBe('mine-1');
+    await expect(queue.submit(upscale(2), 'enhance', 'mine-1')).rejects.toThrow("a job with id 'mine-1' already exists");
+    await expect(queue.submit(upscale(2), 'enhance', 'mine-2')).rejects.toThrow(/already exists/);
+    release();
+    expect((await running.done).success).toBe(true);
+    expect((await waiting.done).success).toBe(true);
+    await expect(queue.submit(upscale(2), 'enhance', 'mine-1')).rejects.toThrow(/already exists/);
+    expect((await jobs.list()).map((j) => j.id).sort()).toEqual(['mine-1', 'mine-2']);
+  });
+
   it('fails an unknown stage type and a malformed request', async () => {
     const { queue } = setup();
     const a = await (await queue.submit({ pipeline_config: { stages: [{ stage_type: 'warp' }] }, input_data: {} })).done;

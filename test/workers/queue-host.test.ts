@@ -167,6 +167,27 @@ describe('QueueHost (one tab runs the jobs, the others watch)', () => {
     expect((await a2.jobs.get(job.job_id))?.status).toBe('interrupted');
   });
 
+  it('a caller-chosen job id passes from a watching tab to the owner; a taken one is refused clearly', async () => {
+    const { tab } = world();
+    const a = tab();
+    await a.host.ready;
+    const b = tab();
+    await b.host.ready;
+    const heard: string[] = [];
+    b.host.subscribe((e) => {
+      if (e.job_id === 'chosen-by-b_1') heard.push(e.type);
+    });
+    const { job_id, done } = await b.host.submit(upscale(2), 'enhance', 'chosen-by-b_1');
+    expect(job_id).toBe('chosen-by-b_1');
+    expect((await done).job_id).toBe('chosen-by-b_1');
+    expect(heard[0]).toBe('queued');
+    expect((await a.host.get('chosen-by-b_1'))?.status).toBe('succeeded');
+    // Again, from either tab: the owner knows the id.
+    await expect(b.host.submit(upscale(2), 'enhance', 'chosen-by-b_1')).rejects.toThrow("a job with id 'chosen-by-b_1' already exists");
+    await expect(a.host.submit(upscale(2), 'enhance', 'chosen-by-b_1')).rejects.toThrow(/already exists/);
+    expect((await a.host.list()).filter((j) => j.id === 'chosen-by-b_1')).toHaveLength(1);
+  });
+
   it('a watcher whose owner never answers gets a clear error, and nothing is left queued', async () => {
     const { tab, locks } = world();
     // Something else holds the lock and never listens on the channel.

@@ -5,7 +5,8 @@
  * encoder's width otherwise (768 → SD 1.x, pad 49407; 1024 → SD 2.x / Turbo, pad 0).
  */
 import { ClipTokenizer } from '../../src/pipeline/diffusion/tokenizer/clip';
-import type { DiffusionModels, FamilyDefaults } from '../../src/pipeline/diffusion/text-to-image';
+import type { DiffusionModels, FamilyDefaults } from '../../src/pipeline/ports';
+import { padTokenForTextEncoderWidth } from '../../src/protocol/models';
 import type { Backend } from '../../src/protocol/schemas';
 import {
   componentError,
@@ -78,7 +79,7 @@ export async function loadDiffusionModel(ort: Ort, read: FolderReader, backend: 
 
     const hiddenMeta = textEncoder.outputMetadata.find((m) => m.name === 'last_hidden_state') ?? textEncoder.outputMetadata[0];
     const hiddenSize = hiddenMeta?.isTensor && typeof hiddenMeta.shape[2] === 'number' ? hiddenMeta.shape[2] : 768;
-    const family: FamilyDefaults = hiddenSize === 1024 ? { padTokenId: 0 } : { padTokenId: 49407 };
+    const family: FamilyDefaults = { padTokenId: padTokenForTextEncoderWidth(hiddenSize) };
     // diffusers writes the VAE's latent scale into its config (SDXL: 0.13025).
     const vaeConfigText = textOf((await read('vae_decoder/config.json')) ?? (await read('vae/config.json')));
     const scalingFactor = vaeConfigText ? (JSON.parse(vaeConfigText) as { scaling_factor?: unknown }).scaling_factor : undefined;

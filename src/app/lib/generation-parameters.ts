@@ -18,21 +18,31 @@ import { z } from 'zod';
 import { readComfyPrompt } from '../../media/comfy';
 import { parseInfotext, toGenerationParams, type ImportedGenerationParams } from '../../media/infotext';
 import { readPngTextChunks, type PngTextChunk } from '../../media/png-text';
-import { formatZodError, PipelineConfigSchema, type PipelineConfigInput } from '../../pipeline/config';
-import { SCHEDULER_NAMES, type SchedulerName } from '../../pipeline/diffusion/schedulers/types';
+import {
+  DEFAULTS,
+  EMPHASIS_MODES,
+  formatZodError,
+  HighResFix,
+  KARRAS_SCHEDULERS,
+  LIMITS,
+  SCHEDULER_NAMES,
+  STAGE_PARAMETERS,
+  Steps,
+  Strength,
+  supportsKarras,
+  TextToImageParameters,
+  UPSCALE_FACTORS,
+  UpscaleFactorSchema,
+  type Emphasis,
+  type PipelineConfigInput,
+  type SchedulerName,
+  type StageConfigInput,
+  type UpscaleFactor,
+} from '../../protocol/pipeline-config';
 
-export { SCHEDULER_NAMES };
-export type { SchedulerName };
-
-export const EMPHASIS_MODES = ['original', 'no-norm', 'ignore', 'none'] as const;
-export type Emphasis = (typeof EMPHASIS_MODES)[number];
-
-export const UPSCALE_FACTORS = [2, 3, 4, 8] as const;
-export type UpscaleFactor = (typeof UPSCALE_FACTORS)[number];
-
-/** The samplers a Karras noise schedule applies to (the diffusion loop refuses it for the others). */
-export const KARRAS_SCHEDULERS: readonly SchedulerName[] = ['euler', 'dpmpp_2m'];
-export const supportsKarras = (scheduler: SchedulerName): boolean => KARRAS_SCHEDULERS.includes(scheduler);
+// The protocol's limits and enums, for the views that import them from here.
+export { EMPHASIS_MODES, KARRAS_SCHEDULERS, SCHEDULER_NAMES, supportsKarras, UPSCALE_FACTORS };
+export type { Emphasis, SchedulerName, UpscaleFactor };
 
 /** A1111's names for our samplers, for labels. */
 export const SAMPLER_LABELS: Record<SchedulerName, string> = {
@@ -114,14 +124,7 @@ export class ParametersError extends Error {
 // ---------------------------------------------------------------------------------------------
 // Field checks shared by every source
 
-const MAX_SEED = Number.MAX_SAFE_INTEGER;
-/** Largest side the form accepts (and what a loaded value is checked against). */
-export const MAX_SIDE = 4096;
-
-type FieldCheck = (value: unknown) => string | null;
-
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
-const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 const describeValue = (value: unknown): string => {
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
@@ -130,33 +133,37 @@ const describeValue = (value: unknown): string => {
   return String(value);
 };
 
-const CHECKS: Record<string, FieldCheck> = {
-  prompt: (v) => (typeof v === 'string' ? null : 'is not text'),
-  negative_prompt: (v) => (typeof v === 'string' ? null : 'is not text'),
-  model: (v) => (typeof v === 'string' && v.length > 0 ? null : 'is not a model name'),
-  seed: (v) => (isInt(v) && v >= 0 && v <= MAX_SEED ? null : 'is not a seed this app can use (a whole number from 0 to 2^53 - 1)'),
-  steps: (v) => (isInt(v) && v >= 1 && v <= 1000 ? null : 'is not a number of steps from 1 to 1000'),
-  guidance_scale: (v) => (isNum(v) && v >= 0 && v <= 50 ? null : 'is not a CFG scale from 0 to 50'),
-  scheduler: (v) =>
-    typeof v === 'string' && (SCHEDULER_NAMES as readonly string[]).includes(v) ? null : `is not a sampler this app has (${SCHEDULER_NAMES.join(', ')})`,
-  karras: (v) => (typeof v === 'boolean' ? null : 'is not true or false'),
-  width: (v) => (isInt(v) && v >= 8 && v <= MAX_SIDE ? null : `is not a width from 8 to ${MAX_SIDE}`),
-  height: (v) => (isInt(v) && v >= 8 && v <= MAX_SIDE ? null : `is not a height from 8 to ${MAX_SIDE}`),
-  batch_size: (v) => (isInt(v) && v >= 1 && v <= 16 ? null : 'is not a batch size from 1 to 16'),
-  emphasis: (v) => (typeof v === 'string' && (EMPHASIS_MODES as readonly string[]).includes(v) ? null : `is not one of ${EMPHASIS_MODES.join(', ')}`),
+/** The fields of the text_to_image stage the form has (latents are data, not a setting). */
+const MAIN_KEYS = ['prompt', 'negative_prompt', 'model', 'seed', 'steps', 'guidance_scale', 'scheduler', 'karras', 'width', 'height', 'batch_size', 'emphasis'] as const;
+type MainKey = (typeof MAIN_KEYS)[number];
+
+/**
+ * What a note says a field must be. Whether a value is taken is decided by the stage's own schema
+ * (TextToImageParameters); these words only explain a refusal.
+ */
+const FIELD_RULES: Record<MainKey, string> = {
+  prompt: 'is not text',
+  negative_prompt: 'is not text',
+  model: 'is not a model name',
+  seed: 'is not a seed this app can use (a whole number from 0 to 2^53 - 1)',
+  steps: `is not a number of steps from ${LIMITS.steps.min} to ${LIMITS.steps.max}`,
+  guidance_scale: `is not a CFG scale from ${LIMITS.guidance_scale.min} to ${LIMITS.guidance_scale.max}`,
+  scheduler: `is not a sampler this app has (${SCHEDULER_NAMES.join(', ')})`,
+  karras: 'is not true or false',
+  width: `is not a width from ${LIMITS.side.min} to ${LIMITS.side.max} in steps of ${LIMITS.side.multiple}`,
+  height: `is not a height from ${LIMITS.side.min} to ${LIMITS.side.max} in steps of ${LIMITS.side.multiple}`,
+  batch_size: `is not a batch size from ${LIMITS.batch_size.min} to ${LIMITS.batch_size.max}`,
+  emphasis: `is not one of ${EMPHASIS_MODES.join(', ')}`,
 };
 
-const MAIN_KEYS = Object.keys(CHECKS) as Array<keyof typeof CHECKS>;
-
-/** Copies the fields of `source` named in CHECKS into `out`; a bad value becomes an `unmapped` line. */
-function takeMainFields(source: Record<string, unknown>, out: GenerationParameters, unmapped: string[], keys = MAIN_KEYS): void {
+/** Copies the fields of `source` the stage's schema accepts into `out`; a refused value becomes an `unmapped` line. */
+function takeMainFields(source: Record<string, unknown>, out: GenerationParameters, unmapped: string[], keys: readonly MainKey[] = MAIN_KEYS): void {
   for (const key of keys) {
     if (!Object.hasOwn(source, key)) continue;
     const value = source[key];
     if (value === undefined || value === null) continue;
-    const problem = CHECKS[key](value);
-    if (problem) unmapped.push(`${key} ${describeValue(value)} ${problem}`);
-    else (out as Record<string, unknown>)[key] = value;
+    if (TextToImageParameters.shape[key].safeParse(value).success) (out as Record<string, unknown>)[key] = value;
+    else unmapped.push(`${key} ${describeValue(value)} ${FIELD_RULES[key]}`);
   }
 }
 
@@ -173,42 +180,40 @@ const asObject = (value: unknown): Record<string, unknown> | undefined =>
 
 function strengthOf(value: unknown, what: string, unmapped: string[]): number | undefined {
   if (value === undefined) return undefined;
-  if (isNum(value) && value >= 0 && value <= 1) return value;
-  unmapped.push(`${what} ${describeValue(value)} is not a strength from 0 to 1`);
+  if (Strength.safeParse(value).success) return value as number;
+  unmapped.push(`${what} ${describeValue(value)} is not a strength from ${LIMITS.strength.min} to ${LIMITS.strength.max}`);
   return undefined;
 }
 
 function stepsOf(value: unknown, what: string, unmapped: string[]): number | undefined {
   if (value === undefined || value === null) return undefined;
-  if (isInt(value) && value >= 1 && value <= 1000) return value;
-  unmapped.push(`${what} ${describeValue(value)} is not a number of steps from 1 to 1000`);
+  if (Steps.safeParse(value).success) return value as number;
+  unmapped.push(`${what} ${describeValue(value)} ${FIELD_RULES.steps}`);
   return undefined;
 }
 
 function hiresOf(value: unknown, strength: number | undefined, steps: number | undefined, unmapped: string[]): HiresFixSettings | undefined {
   const hires = asObject(value);
   if (!hires) return undefined;
-  const scale = hires.scale;
-  const upscaler = hires.upscaler ?? 'latent';
-  if (!(isNum(scale) && scale > 1 && scale <= 4)) {
-    unmapped.push(`hires fix scale ${describeValue(scale)} is not a number greater than 1 and at most 4`);
+  // Only the keys the stage takes: run records also hold `from` and `to`.
+  const parsed = HighResFix.safeParse({ scale: hires.scale, upscaler: hires.upscaler ?? undefined });
+  if (!parsed.success) {
+    const bad = parsed.error.issues[0]?.path[0] === 'upscaler' ? `upscaler ${describeValue(hires.upscaler)} is not 'latent' or an upscaler name` : `scale ${describeValue(hires.scale)} is not a number greater than ${LIMITS.high_res_scale.above} and at most ${LIMITS.high_res_scale.max}`;
+    unmapped.push(`hires fix ${bad}`);
     return undefined;
   }
-  if (typeof upscaler !== 'string' || !upscaler) {
-    unmapped.push(`hires fix upscaler ${describeValue(upscaler)} is not 'latent' or an upscaler name`);
-    return undefined;
-  }
-  return { scale, upscaler, strength: strength ?? DEFAULT_HIRES_STRENGTH, ...(steps !== undefined ? { steps } : {}) };
+  return { ...parsed.data, strength: strength ?? DEFAULT_HIRES_STRENGTH, ...(steps !== undefined ? { steps } : {}) };
 }
 
 function factorOf(value: unknown, unmapped: string[]): UpscaleFactor | undefined {
-  if ((UPSCALE_FACTORS as readonly unknown[]).includes(value)) return value as UpscaleFactor;
+  const parsed = UpscaleFactorSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
   unmapped.push(`upscale factor ${describeValue(value)} is not one of ${UPSCALE_FACTORS.join(', ')}`);
   return undefined;
 }
 
-export const DEFAULT_REFINER_STRENGTH = 0.3;
-export const DEFAULT_HIRES_STRENGTH = 0.5;
+export const DEFAULT_REFINER_STRENGTH = DEFAULTS.refiner_strength;
+export const DEFAULT_HIRES_STRENGTH = DEFAULTS.hires_strength;
 
 // ---------------------------------------------------------------------------------------------
 // Our own records
@@ -283,27 +288,27 @@ function schedulerBase(value: unknown): string | undefined {
 // ---------------------------------------------------------------------------------------------
 // Pipeline configs (saved files, a job's request)
 
-const Obj = z.record(z.string(), z.unknown());
-
-/** What a config file must look like for the Generate view; values are checked field by field after. */
-const GenerateConfigSchema = PipelineConfigSchema.extend({
+/**
+ * A config's outline: stages with a type and parameters. Values are then checked one by one with
+ * the stages' schemas, so one bad value or an unknown stage becomes a note instead of refusing
+ * the whole file.
+ */
+const ConfigOutline = z.object({
   stages: z
     .array(
       z.object({
         stage_type: z.string().min(1, 'stage_type is empty'),
         name: z.string().min(1).optional(),
-        parameters: Obj.default({}),
+        parameters: z.record(z.string(), z.unknown()).default({}),
       }),
     )
     .min(1, 'a pipeline needs at least one stage'),
+  parameters: z.record(z.string(), z.unknown()).default({}),
 });
 
-/** Keys each stage takes (for "not used" notes). */
-const STAGE_KEYS: Record<string, readonly string[]> = {
-  text_to_image: [...MAIN_KEYS, 'latents'],
-  refiner: ['strength', 'model', 'prompt', 'negative_prompt', 'steps', 'guidance_scale', 'scheduler', 'karras', 'seed', 'emphasis', 'high_res_fix'],
-  upscaler: ['upscale_factor', 'model', 'tile_size', 'tile_overlap'],
-};
+/** Keys each stage takes (for "not used" notes): the protocol's stage schemas. */
+const stageKeys = (stageType: string): readonly string[] =>
+  Object.hasOwn(STAGE_PARAMETERS, stageType) ? Object.keys(STAGE_PARAMETERS[stageType as keyof typeof STAGE_PARAMETERS].shape) : [];
 
 /**
  * A pipeline config (a saved file, or a job's request with its `input_data`) → form values.
@@ -311,7 +316,7 @@ const STAGE_KEYS: Record<string, readonly string[]> = {
  * Throws ParametersError for a config that is not one (with zod's words for what is wrong).
  */
 export function fromPipelineConfig(raw: unknown, inputData: Record<string, unknown> = {}, source: ParametersSource = 'pipeline-config'): LoadedParameters {
-  const parsed = GenerateConfigSchema.safeParse(raw);
+  const parsed = ConfigOutline.safeParse(raw);
   if (!parsed.success) throw new ParametersError(`not a pipeline config: ${formatZodError(parsed.error)}`);
   const config = parsed.data;
   const t2iIndex = config.stages.findIndex((s) => s.stage_type === 'text_to_image');
@@ -322,7 +327,7 @@ export function fromPipelineConfig(raw: unknown, inputData: Record<string, unkno
   const unmapped: string[] = [];
   const out: GenerationParameters = { hires_fix: null, refiner: null, upscaler: null };
   const merged = (stage: (typeof config.stages)[number]) => {
-    const keys = STAGE_KEYS[stage.stage_type] ?? [];
+    const keys = stageKeys(stage.stage_type);
     const values: Record<string, unknown> = { ...stage.parameters };
     for (const source of [config.parameters, inputData]) for (const key of keys) if (source[key] !== undefined) values[key] = source[key];
     return values;
@@ -332,7 +337,7 @@ export function fromPipelineConfig(raw: unknown, inputData: Record<string, unkno
     return `stages[${i}] (${stage.name ?? stage.stage_type})`;
   };
   const unknownKeys = (i: number, values: Record<string, unknown>) => {
-    const keys = STAGE_KEYS[config.stages[i].stage_type] ?? [];
+    const keys = stageKeys(config.stages[i].stage_type);
     for (const key of Object.keys(values)) if (!keys.includes(key)) unmapped.push(`${label(i)}: parameter '${key}' is not one this stage takes`);
   };
 
@@ -535,6 +540,8 @@ export interface GenerateForm {
   upscaler: UpscalerSettings | null;
 }
 
+type TextToImageStageInput = Extract<StageConfigInput, { stage_type: 'text_to_image' }>;
+
 /** Stage names in the configs this view builds (progress events and metadata use them). */
 export const STAGE_NAMES = { generate: 'text_to_image', hires: 'hires_fix', refiner: 'refiner', upscaler: 'upscaler' } as const;
 
@@ -543,7 +550,7 @@ export const STAGE_NAMES = { generate: 'text_to_image', hires: 'hires_fix', refi
  * stages get the prompt, sampler and CFG of the generation (their own defaults are an empty
  * prompt), and its seed when one is fixed (otherwise the worker's drawn seed reaches them too).
  */
-export function buildPipelineConfig(form: GenerateForm): PipelineConfigInput {
+export function buildPipelineConfig(form: GenerateForm): PipelineConfigInput & { stages: [TextToImageStageInput, ...StageConfigInput[]] } {
   const shared: Record<string, unknown> = {
     prompt: form.prompt,
     negative_prompt: form.negative_prompt,
@@ -553,7 +560,7 @@ export function buildPipelineConfig(form: GenerateForm): PipelineConfigInput {
     emphasis: form.emphasis,
     ...(form.seed !== undefined ? { seed: form.seed } : {}),
   };
-  const stages: PipelineConfigInput['stages'] = [
+  const stages: [TextToImageStageInput, ...StageConfigInput[]] = [
     {
       stage_type: 'text_to_image',
       parameters: {

@@ -1,307 +1,95 @@
 /**
  * State of the Enhance view, kept at module level so a running job survives switching views.
- * Object URLs it creates (preview, result) are revoked when replaced.
+ * The job shown is followed through its handle and kept with the one job reducer; what may run
+ * and what the result was are src/app/lib/enhance-form.ts's. Object URLs it creates (preview,
+ * result) are revoked when replaced.
  */
-import { batch, createMemo, createResource, createRoot, createSignal } from 'solid-js';
-import {
-  connectStudio,
-  studio,
-  submitEnhance,
-  upscalerStageRequest,
-  type StageRequest,
-} from '../../client/studio-client';
-import { readImageHeader } from '../../media/image-header';
+import { batch, createMemo, createRoot, createSignal } from 'solid-js';
+import { submitEnhance, type JobHandle } from '../../client/studio-client';
 import type { JobEvent } from '../../protocol/events';
-import type { ModelInfo } from '../../protocol/models';
-import type { JobResult, UpscalerModelInfo } from '../../protocol/schemas';
+import type { JobResult } from '../../protocol/schemas';
+import { basename, plainError } from '../format';
 import { artifactsApi } from '../lib/artifacts';
-import { modelsApi } from '../lib/models';
-import { asRecord, basename, formatSize, pickNumber, pickSize, pickString, plainError } from '../format';
-import { jobEventsReady, listenJobEvents } from './job-events';
+import { buildEnhanceStages, enhanceOutcome, factorProblem, resultArtifact, runNoun, type EnhanceOutcome, type EnhanceRun } from '../lib/enhance-form';
+import { newJob, reduceJob, type JobState } from '../lib/job-state';
+import { modelLists } from './checkpoints';
+import { createImageSource, type EnhanceSource } from './enhance-source';
+import { createRefineSettings } from './enhance-refine';
 
-export const UPSCALE_FACTORS = [2, 3, 4, 8] as const;
+/** The view's phase: the job's (see job-state.ts) until its result is loaded (`done`), or `idle`. */
+export type EnhancePhase = 'idle' | 'submitting' | 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
 
-/** The refiner's default denoising strength (the stage's own default). */
-export const REFINE_DEFAULT_STRENGTH = 0.3;
-/** The refiner works on latents (1/8 of the image): both sides must be multiples of this. */
-export const REFINE_MULTIPLE = 8;
-
-/** What the user chose for the optional refiner (img2img) stage. */
-export interface RefineChoice {
-  /** A verified checkpoint's registry name. */
-  model: string;
-  strength: number;
-  prompt: string;
-  /** Absent = the checkpoint's default steps. */
-  steps?: number;
-}
-
-/** The stages of one enhance job, in the order they run. */
-export interface EnhancePlan {
-  refine: RefineChoice | null;
-  upscale: { factor: number; model?: string } | null;
-}
-
-/** The seed's StageConfig list for a plan: refiner first (if any), then the upscaler (if any). */
-export function buildEnhanceStages(plan: EnhancePlan): StageRequest[] {
-  const stages: StageRequest[] = [];
-  if (plan.refine) {
-    const parameters: Record<string, unknown> = { strength: plan.refine.strength };
-    if (plan.refine.model) parameters.model = plan.refine.model;
-    const prompt = plan.refine.prompt.trim();
-    if (prompt) parameters.prompt = prompt;
-    if (plan.refine.steps !== undefined) parameters.steps = plan.refine.steps;
-    stages.push({ stage_type: 'refiner', parameters });
-  }
-  if (plan.upscale) stages.push(upscalerStageRequest(plan.upscale.factor, plan.upscale.model));
-  return stages;
-}
-
-/** Why an image of this size cannot be refined, or null. */
-export function refineSizeProblem(size: { width: number; height: number }): string | null {
-  const { width, height } = size;
-  if (width % REFINE_MULTIPLE === 0 && height % REFINE_MULTIPLE === 0) return null;
-  const down = (v: number) => Math.max(REFINE_MULTIPLE, Math.floor(v / REFINE_MULTIPLE) * REFINE_MULTIPLE);
-  const up = (v: number) => Math.ceil(v / REFINE_MULTIPLE) * REFINE_MULTIPLE;
-  return (
-    `This image is ${formatSize(width, height)}: the refiner needs a width and height that are multiples of ` +
-    `${REFINE_MULTIPLE} (e.g. ${formatSize(down(width), down(height))} or ${formatSize(up(width), up(height))}). ` +
-    `Crop or resize it first, or untick “Refine first” to only upscale.`
-  );
-}
-
-/** The data key each stage stores its artifact id under. */
-const ARTIFACT_KEY: Record<string, string> = { refiner: 'refined_artifact', upscaler: 'upscaled_artifact' };
-
-/** A blocking reason for the refine settings; `model` ones come with a way to the Models view. */
-export interface RefineProblem {
-  kind: 'loading' | 'model' | 'size' | 'value';
-  message: string;
-}
-
-export type EnhanceSource =
-  | { kind: 'file'; file: File; name: string }
-  | { kind: 'artifact'; artifactId: string; name: string; blob: Blob };
-
-export type EnhancePhase = 'idle' | 'submitting' | 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
-
-export interface EnhanceProgress {
-  stage: string;
-  step: number;
-  total: number;
-  elapsedMs: number;
-  etaMs?: number;
-}
-
-export interface EnhanceOutcome {
-  artifactId: string;
-  name: string;
-  url: string;
-  width?: number;
-  height?: number;
-  bytes?: number;
-  /** Time the stages spent working (from their metadata). */
-  ms?: number;
-  /** From submit to the result being loaded, as the user waited. */
-  totalMs: number;
-  backend?: string;
-  model?: string;
-  /** 1 when nothing was upscaled. */
-  factor: number;
-  /** The stage types that ran, in order (`refiner`, `upscaler`). */
-  stages: string[];
-  /** Set when the refiner ran. */
-  refine?: { model?: string; strength?: number };
-}
-
-const TERMINAL: ReadonlySet<EnhancePhase> = new Set(['idle', 'done', 'failed', 'cancelled']);
+const TERMINAL: ReadonlySet<EnhancePhase> = new Set(['idle', 'done', 'failed', 'cancelled', 'interrupted']);
 
 function createEnhanceStore() {
-  const [source, setSource] = createSignal<EnhanceSource | null>(null);
-  const [previewUrl, setPreviewUrl] = createSignal<string | null>(null);
-  const [previewBroken, setPreviewBroken] = createSignal(false);
+  const image = createImageSource();
+  const { source, inputSize } = image;
   const [factor, setFactor] = createSignal<number>(2);
   const [modelChoice, setModelChoice] = createSignal('');
-  // Size from the file header (known at once, also for files the browser cannot show) and from
-  // the decoded preview (wins when both are known).
-  const [headerSize, setHeaderSize] = createSignal<{ width: number; height: number } | null>(null);
-  const [shownSize, setShownSize] = createSignal<{ width: number; height: number } | null>(null);
-  const inputSize = createMemo(() => shownSize() ?? headerSize());
+  /** What the job shown was asked to do (set at submit). */
+  const [runPlan, setRunPlan] = createSignal<EnhanceRun>({ stages: ['upscaler'], factor: 2, refine: null });
 
-  // The optional refiner (img2img) that runs before the upscaler.
-  const [refine, setRefine] = createSignal(false);
-  const [refineModelChoice, setRefineModelChoice] = createSignal('');
-  const [refineStrength, setRefineStrength] = createSignal(REFINE_DEFAULT_STRENGTH);
-  const [refinePrompt, setRefinePrompt] = createSignal('');
-  /** null = the checkpoint's default. */
-  const [refineSteps, setRefineSteps] = createSignal<number | null>(null);
-  const [alsoUpscale, setAlsoUpscale] = createSignal(true);
-  /** The stage types of the job shown (set at submit). */
-  const [runStages, setRunStages] = createSignal<string[]>(['upscaler']);
-
-  const [jobId, setJobId] = createSignal<string | null>(null);
+  const [job, setJob] = createSignal<JobState | null>(null);
   const [phase, setPhase] = createSignal<EnhancePhase>('idle');
-  const [progress, setProgress] = createSignal<EnhanceProgress | null>(null);
-  const [queuePosition, setQueuePosition] = createSignal<number | null>(null);
   const [cancelling, setCancelling] = createSignal(false);
   const [error, setError] = createSignal<string | null>(null);
   const [outcome, setOutcome] = createSignal<EnhanceOutcome | null>(null);
 
-  // Models are listed once a view asks for them (after the worker is up).
-  const [modelsWanted, setModelsWanted] = createSignal(false);
-  const [upscalers, { refetch: refetchUpscalers }] = createResource(modelsWanted, async () => {
-    await connectStudio();
-    return studio().upscalers();
-  });
-
-  const allModels = createMemo<UpscalerModelInfo[]>(() => {
-    if (upscalers.error) return [];
-    return upscalers.latest ?? [];
-  });
-  const modelsForFactor = createMemo(() => allModels().filter((model) => model.scale === factor()));
-  const defaultModel = createMemo(() => {
-    const models = modelsForFactor();
-    return (models.find((model) => model.bundled) ?? models[0])?.name ?? '';
-  });
-  /** The user's pick if it fits the factor, else the default for the factor. */
+  // ---------- models (the page's one list) ----------
+  const lists = modelLists();
+  const modelsForFactor = createMemo(() => lists.upscalerList().filter((model) => model.scale === factor()));
+  /** The user's pick if it fits the factor, else the bundled (or first) model for the factor. */
   const model = createMemo(() => {
+    const models = modelsForFactor();
     const choice = modelChoice();
-    return modelsForFactor().some((m) => m.name === choice) ? choice : defaultModel();
+    return models.some((m) => m.name === choice) ? choice : ((models.find((m) => m.bundled) ?? models[0])?.name ?? '');
   });
-
-  const [checkpoints, { refetch: refetchCheckpoints }] = createResource(modelsWanted, async (): Promise<ModelInfo[]> => {
-    await connectStudio();
-    return modelsApi().list('checkpoint');
-  });
-  const verifiedCheckpoints = createMemo(() =>
-    (checkpoints.error ? [] : (checkpoints.latest ?? [])).filter((m) => m.model_type === 'checkpoint' && m.status === 'verified'),
-  );
-  /** img2img starts by encoding the image: only checkpoints with a VAE encoder can refine. */
-  const canRefineWith = (m: ModelInfo) => m.components.some((c) => c.role === 'vae_encoder');
-  const refineModel = createMemo(() => {
-    const usable = verifiedCheckpoints().filter(canRefineWith);
-    const choice = refineModelChoice();
-    return usable.some((m) => m.name === choice) ? choice : (usable[0]?.name ?? '');
-  });
-  const willUpscale = createMemo(() => !refine() || alsoUpscale());
-
-  /** Everything that stops the refiner from running now (all of it, so one fix is not followed by another surprise). */
-  const refineProblems = createMemo((): RefineProblem[] => {
-    if (!refine()) return [];
-    const problems: RefineProblem[] = [];
-    if (checkpoints.error) {
-      problems.push({ kind: 'model', message: `Could not list the checkpoints: ${plainError(checkpoints.error)}` });
-    } else if (checkpoints.latest === undefined) {
-      problems.push({ kind: 'loading', message: 'Looking for checkpoints…' });
-    } else if (!refineModel()) {
-      const all = checkpoints.latest.filter((m) => m.model_type === 'checkpoint');
-      const verified = verifiedCheckpoints();
-      let message: string;
-      if (verified.length > 0) {
-        message =
-          'None of the imported checkpoints has a VAE encoder, which the refiner needs to start from an image ' +
-          '(the SD-Turbo export for onnxruntime-web has none). Import a diffusers / Optimum ONNX folder with ' +
-          'vae_encoder/ on the Models view (Import folder…).';
-      } else if (all.length > 0) {
-        message =
-          `No checkpoint is ready: ${all.map((m) => `“${m.name}” is ${m.status === 'importing' ? 'still importing' : 'not verified'}`).join(', ')}. ` +
-          'Check it on the Models view, or import another Stable Diffusion ONNX folder there (Import folder…).';
-      } else {
-        message =
-          'Refining needs a Stable Diffusion checkpoint, and none is imported. Import an ONNX model folder on the ' +
-          'Models view (Import folder…, or drop the folder there), then come back. Upscaling alone needs none.';
-      }
-      problems.push({ kind: 'model', message });
-    }
-    const size = inputSize();
-    const sizeProblem = size ? refineSizeProblem(size) : null;
-    if (sizeProblem) problems.push({ kind: 'size', message: sizeProblem });
-    const strength = refineStrength();
-    if (!Number.isFinite(strength) || strength < 0 || strength > 1) {
-      problems.push({ kind: 'value', message: 'Strength must be a number from 0 to 1.' });
-    }
-    const steps = refineSteps();
-    if (steps !== null && (!Number.isInteger(steps) || steps < 1 || steps > 150)) {
-      problems.push({ kind: 'value', message: 'Steps must be a whole number from 1 to 150 (or empty for the model’s default).' });
-    }
-    return problems;
-  });
-  const refineProblem = createMemo(() => refineProblems()[0] ?? null);
+  // The optional refiner (img2img) that runs before the upscaler.
+  const refiner = createRefineSettings(lists, inputSize);
+  const { willUpscale, refineProblems } = refiner;
 
   const busy = createMemo(() => !TERMINAL.has(phase()));
-  const canRun = createMemo(() => source() !== null && !busy() && refineProblem() === null);
+  const canRun = createMemo(() => source() !== null && !busy() && refiner.refineProblem() === null);
 
   // Bumped whenever a new job starts or the source changes; stale async work checks it.
   let generation = 0;
-  let buffered: JobEvent[] = [];
-  let lastArtifact: string | undefined;
+  let handle: JobHandle | null = null;
+  let detach: (() => void) | null = null;
   let submittedAt = 0;
-  let sourceGeneration = 0;
-  let runFactor = 2;
-  let runModel: string | undefined;
-  let runRefine: RefineChoice | null = null;
-  /** What the job shown does, for messages: "upscale", "refine", "refine + upscale". */
-  const runNoun = () => {
-    const stages = runStages();
-    return stages.length > 1 ? 'refine + upscale' : stages[0] === 'refiner' ? 'refine' : 'upscale';
-  };
+  const noun = () => runNoun(runPlan().stages);
 
-  const replacePreview = (url: string | null) => {
-    const old = previewUrl();
-    if (old && old !== url) URL.revokeObjectURL(old);
-    setPreviewUrl(url);
-  };
   const replaceOutcome = (next: EnhanceOutcome | null) => {
     const old = outcome();
     if (old && old.url !== next?.url) URL.revokeObjectURL(old.url);
     setOutcome(next);
   };
 
+  /** Stops showing the job (it keeps running; its result goes to the gallery). */
   const resetJob = () => {
     generation++;
-    buffered = [];
-    lastArtifact = undefined;
+    detach?.();
+    detach = null;
+    handle = null;
     batch(() => {
-      setJobId(null);
+      setJob(null);
       setPhase('idle');
-      setProgress(null);
-      setQueuePosition(null);
       setCancelling(false);
       setError(null);
       replaceOutcome(null);
     });
   };
 
-  const fail = (message: string) => {
+  const fail = (message: string) =>
     batch(() => {
       setPhase('failed');
       setCancelling(false);
       setError(message);
     });
-  };
 
   /** Replaces the picked image. A job already running keeps running; its result goes to the gallery. */
   const useSource = (next: EnhanceSource) => {
     resetJob();
-    const blob = next.kind === 'file' ? next.file : next.blob;
-    const gen = ++sourceGeneration;
-    batch(() => {
-      replacePreview(URL.createObjectURL(blob));
-      setShownSize(null);
-      setHeaderSize(null);
-      setPreviewBroken(false);
-      setSource(next);
-    });
-    // The size from the header: enough to tell at once whether the refiner can take the image.
-    // A file that cannot be read is explained by the worker when it runs; nothing to say here.
-    void blob
-      .slice(0, 1 << 20)
-      .arrayBuffer()
-      .then((bytes) => {
-        const header = readImageHeader(new Uint8Array(bytes));
-        if (gen === sourceGeneration) setHeaderSize({ width: header.width, height: header.height });
-      })
-      .catch(() => undefined);
+    image.use(next);
   };
 
   const useFile = (file: File) => useSource({ kind: 'file', file, name: file.name || 'image' });
@@ -328,67 +116,19 @@ function createEnhanceStore() {
     fail(message);
   };
 
+  /** Loads the finished job's image and what its stages reported. */
   const finish = async (result: JobResult, gen: number) => {
-    const noun = runNoun();
-    if (!result.success) {
-      fail(`The ${noun} failed: ${plainError(result.error ?? 'unknown error')}`);
-      return;
-    }
-    // The result is the last stage's image.
-    const stages = runStages();
-    const last = stages[stages.length - 1] ?? 'upscaler';
-    const fromData = result.data?.[ARTIFACT_KEY[last] ?? 'upscaled_artifact'];
-    const artifactId =
-      typeof fromData === 'string' ? fromData : (lastArtifact ?? result.artifacts[result.artifacts.length - 1]);
-    if (!artifactId) {
-      fail(`The ${noun} finished but produced no image.`);
-      return;
-    }
+    const run = runPlan();
+    const artifactId = resultArtifact(result, run, job()?.artifacts.at(-1));
+    if (!artifactId) return fail(`The ${noun()} finished but produced no image.`);
     try {
       const api = artifactsApi();
-      const [blob, summary] = await Promise.all([
-        api.getBlob(artifactId),
-        api.get(artifactId).catch(() => undefined),
-      ]);
+      const [blob, summary] = await Promise.all([api.getBlob(artifactId), api.get(artifactId).catch(() => undefined)]);
       if (gen !== generation) return;
-      if (!blob) {
-        fail(`The ${noun === 'refine' ? 'refined' : 'upscaled'} image could not be found in storage.`);
-        return;
-      }
-      const metadata = result.metadata ?? {};
-      // Metadata is keyed by stage name, which is the stage type here (no names are set).
-      const stageMeta = metadata[last] ?? Object.values(metadata).find((m) => 'output_size' in m);
-      const refinerMeta = stages.includes('refiner') ? metadata.refiner : undefined;
-      const meta = asRecord(summary?.metadata);
-      const params = asRecord(summary?.parameters);
-      const outputSize = pickSize('output_size', meta, stageMeta);
-      const totalMs = performance.now() - submittedAt;
-      const stageMs = stages.map((stage) => pickNumber('ms', metadata[stage]));
-      const ms = stageMs.every((v) => v !== undefined)
-        ? stageMs.reduce<number>((sum, v) => sum + v!, 0)
-        : (pickNumber('ms', meta, stageMeta) ?? progress()?.elapsedMs);
-      const upscaled = stages.includes('upscaler');
+      if (!blob) return fail(`The ${noun() === 'refine' ? 'refined' : 'upscaled'} image could not be found in storage.`);
+      const found = { artifactId, summary, blobSize: blob.size, url: URL.createObjectURL(blob), totalMs: performance.now() - submittedAt };
       batch(() => {
-        replaceOutcome({
-          artifactId,
-          name: basename(summary?.name ?? (last === 'refiner' ? 'generated_refined.png' : 'generated_upscaled.png')),
-          url: URL.createObjectURL(blob),
-          width: summary?.width || outputSize?.[0],
-          height: summary?.height || outputSize?.[1],
-          bytes: summary?.bytes ?? blob.size,
-          ms,
-          totalMs,
-          backend: pickString('backend', meta, stageMeta),
-          model: pickString('model', meta, stageMeta, params) ?? (last === 'refiner' ? runRefine?.model : runModel),
-          factor: upscaled ? (pickNumber('upscale_factor', upscaled ? metadata.upscaler : undefined, meta, params) ?? runFactor) : 1,
-          stages,
-          refine: stages.includes('refiner')
-            ? {
-                model: pickString('model', refinerMeta) ?? runRefine?.model,
-                strength: pickNumber('strength', refinerMeta) ?? runRefine?.strength,
-              }
-            : undefined,
-        });
+        replaceOutcome(enhanceOutcome(result, run, { ...found, elapsedMs: job()?.progress?.elapsedMs }));
         setPhase('done');
         setCancelling(false);
         setError(null);
@@ -398,47 +138,23 @@ function createEnhanceStore() {
     }
   };
 
-  const handle = (event: JobEvent) => {
-    const current = jobId();
-    if (current === null) {
-      // submit() has not returned the id yet: keep events to replay once it does.
-      if (phase() === 'submitting') {
-        buffered.push(event);
-        if (buffered.length > 1000) buffered.shift();
-      }
-      return;
-    }
-    if (event.job_id !== current || TERMINAL.has(phase())) return;
-    switch (event.type) {
+  /** The shown job's events, through the one job reducer. */
+  const apply = (event: JobEvent, gen: number) => {
+    const before = job();
+    if (gen !== generation || !before || TERMINAL.has(phase())) return;
+    const next = reduceJob(before, event, performance.now());
+    if (next === before) return;
+    setJob(next);
+    switch (next.phase) {
       case 'queued':
-        batch(() => {
-          if (phase() === 'submitting') setPhase('queued');
-          setQueuePosition(event.position);
-        });
+      case 'running':
+        setPhase(next.phase);
         break;
-      case 'started':
-        setPhase('running');
-        break;
-      case 'progress':
-        batch(() => {
-          setPhase('running');
-          setProgress({
-            stage: event.stage,
-            step: event.step,
-            total: event.total,
-            elapsedMs: event.elapsed_ms,
-            etaMs: event.eta_ms,
-          });
-        });
-        break;
-      case 'artifact':
-        lastArtifact = event.artifact_id;
-        break;
-      case 'finished':
-        void finish(event.result, generation);
+      case 'succeeded':
+        void finish(next.result!, gen);
         break;
       case 'failed':
-        fail(`The ${runNoun()} failed: ${plainError(event.error)}`);
+        fail(`The ${noun()} failed: ${plainError(next.error ?? 'unknown error')}`);
         break;
       case 'cancelled':
         batch(() => {
@@ -446,9 +162,11 @@ function createEnhanceStore() {
           setCancelling(false);
         });
         break;
+      case 'interrupted':
+        fail(`The ${noun()} was interrupted: the tab that ran it was closed.`);
+        break;
     }
   };
-  listenJobEvents(handle);
 
   const run = async () => {
     const input = source();
@@ -461,44 +179,36 @@ function createEnhanceStore() {
     }
     resetJob();
     const gen = generation;
-    runFactor = factor();
-    runModel = model() || undefined;
-    const steps = refineSteps();
-    runRefine = refine()
-      ? { model: refineModel(), strength: refineStrength(), prompt: refinePrompt(), ...(steps !== null ? { steps } : {}) }
-      : null;
-    const stages = buildEnhanceStages({
-      refine: runRefine,
-      upscale: willUpscale() ? { factor: runFactor, model: runModel } : null,
-    });
-    setRunStages(stages.map((stage) => stage.stage_type));
+    const plan: EnhanceRun = { stages: [], factor: factor(), model: model() || undefined, refine: refiner.refineChoice() };
+    const stages = buildEnhanceStages({ refine: plan.refine, upscale: willUpscale() ? { factor: plan.factor, model: plan.model } : null });
+    plan.stages = stages.map((stage) => stage.stage_type);
+    setRunPlan(plan);
+    // A factor the stage would refuse (only a hand-edited page offers one) is refused here, in its words.
+    const badFactor = willUpscale() ? factorProblem(plan.factor) : null;
+    if (badFactor) return fail(`The ${noun()} cannot run: ${badFactor}.`);
     submittedAt = performance.now();
     setPhase('submitting');
     try {
-      await jobEventsReady();
       const image = input.kind === 'file' ? { file: input.file } : { artifactId: input.artifactId };
-      const { job_id } = await submitEnhance(image, stages);
+      const submitted = await submitEnhance(image, stages);
       if (gen !== generation) return;
-      const pending = buffered;
-      buffered = [];
+      handle = submitted;
       batch(() => {
-        setJobId(job_id);
+        setJob(newJob(submitted.id, submittedAt, { kind: 'enhance', phase: 'queued' }));
         setPhase('queued');
       });
-      for (const event of pending) if (event.job_id === job_id) handle(event);
+      detach = submitted.on((event) => apply(event, gen));
     } catch (err) {
-      if (gen === generation) fail(`Could not start the ${runNoun()}: ${plainError(err)}`);
+      if (gen === generation) fail(`Could not start the ${noun()}: ${plainError(err)}`);
     }
   };
 
   const cancel = async () => {
-    const id = jobId();
-    if (!id || !busy()) return;
+    if (!handle || !busy()) return;
     setCancelling(true);
     try {
-      const accepted = await studio().cancel(id);
       // Not accepted: the job already ended; its own event says how.
-      if (!accepted) setCancelling(false);
+      if (!(await handle.cancel())) setCancelling(false);
     } catch (err) {
       setCancelling(false);
       setError(`Could not cancel: ${plainError(err)}`);
@@ -507,49 +217,27 @@ function createEnhanceStore() {
 
   return {
     source,
-    previewUrl,
+    previewUrl: image.previewUrl,
     inputSize,
-    setInputSize: setShownSize,
-    previewBroken,
-    setPreviewBroken,
+    setInputSize: image.setInputSize,
+    previewBroken: image.previewBroken,
+    setPreviewBroken: image.setPreviewBroken,
     factor,
     setFactor,
     model,
     setModel: setModelChoice,
-    upscalers,
-    refetchUpscalers,
+    upscalers: lists.upscalers,
     modelsForFactor,
     /** Lists the models (once), and re-lists the checkpoints: one may have been imported since. */
-    wantModels: () => {
-      if (modelsWanted()) void refetchCheckpoints();
-      else setModelsWanted(true);
-    },
-    refine,
-    setRefine,
-    refineModel,
-    setRefineModel: setRefineModelChoice,
-    refineStrength,
-    setRefineStrength,
-    refinePrompt,
-    setRefinePrompt,
-    refineSteps,
-    setRefineSteps,
-    alsoUpscale,
-    setAlsoUpscale,
-    willUpscale,
-    checkpoints,
-    verifiedCheckpoints,
-    canRefineWith,
-    refetchCheckpoints,
-    refineProblems,
-    refineProblem,
+    wantModels: lists.want,
+    ...refiner,
     canRun,
-    runStages,
-    jobId,
+    runStages: () => runPlan().stages,
+    jobId: () => job()?.id ?? null,
     phase,
     busy,
-    progress,
-    queuePosition,
+    progress: () => job()?.progress ?? null,
+    queuePosition: () => job()?.position ?? null,
     cancelling,
     error,
     clearError: () => setError(null),

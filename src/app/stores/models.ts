@@ -6,17 +6,19 @@
 import { batch, createComputed, createMemo, createResource, createRoot, createSignal } from 'solid-js';
 import { createStore, reconcile } from 'solid-js/store';
 import { connectStudio } from '../../client/studio-client';
-import type {
+import {
+  FAMILY_MAX_DEFAULT_STEPS,
   FamilySettings,
-  ImportOutcome,
-  ImportProgress,
-  ImportSelection,
-  ModelInfo,
-  ModelPatchInput,
-  ModelType,
-  ScanReport,
-  StorageSummary,
+  type ImportOutcome,
+  type ImportProgress,
+  type ImportSelection,
+  type ModelInfo,
+  type ModelPatchInput,
+  type ModelType,
+  type ScanReport,
+  type StorageSummary,
 } from '../../protocol/models';
+import { LIMITS } from '../../protocol/pipeline-config';
 import { plainError } from '../format';
 import { importModels, modelsApi } from '../lib/models';
 import type { PickedFile } from '../lib/pick-files';
@@ -42,10 +44,13 @@ export interface ImportRun {
 }
 
 export function validFamily(family: FamilySettings): string | null {
-  const steps = family.default_steps;
-  if (!Number.isInteger(steps) || steps < 1 || steps > 150) return 'Default steps must be a whole number from 1 to 150.';
-  const cfg = family.default_cfg;
-  if (!Number.isFinite(cfg) || cfg < 0 || cfg > 30) return 'Default CFG must be a number from 0 to 30.';
+  // Validity is the protocol's FamilySettings rule; the words say what it allows.
+  if (!FamilySettings.shape.default_steps.safeParse(family.default_steps).success) {
+    return `Default steps must be a whole number from 1 to ${FAMILY_MAX_DEFAULT_STEPS}.`;
+  }
+  if (!FamilySettings.shape.default_cfg.safeParse(family.default_cfg).success) {
+    return `Default CFG must be a number from ${LIMITS.guidance_scale.min} to ${LIMITS.guidance_scale.max}.`;
+  }
   const pad = family.pad_token_id;
   if (!Number.isInteger(pad) || pad < 0) return 'The pad token must be a whole number, 0 or more.';
   return null;

@@ -7,29 +7,20 @@ import { batch, createRoot, createSignal } from 'solid-js';
 import { createStore, produce } from 'solid-js/store';
 import { connectStudio, studio } from '../../client/studio-client';
 import type { JobEvent } from '../../protocol/events';
-import type { JobKind, JobStatus, JobSummary } from '../../protocol/schemas';
+import type { JobSummary } from '../../protocol/schemas';
 import { asRecord, plainError } from '../format';
+import { ACTIVE_PHASES, jobFromSummary, newJob, reduceJob, type JobState } from '../lib/job-state';
 import { jobEventsReady, listenJobEvents } from './job-events';
 
-export interface QueueRow {
-  id: string;
-  kind: JobKind;
-  status: JobStatus;
-  created_at: number;
-  started_at?: number;
-  finished_at?: number;
+/** A job of the queue: its state (one reducer for every view) and how it is labelled. */
+export interface QueueRow extends JobState {
   /** What the job makes: its prompt, or its stages ("upscaler ×4 of photo.png"). */
   label: string;
-  error?: string | null;
-  artifacts: string[];
-  /** Latest step of a running job. */
-  progress?: { stage: string; step: number; total: number };
-  /** Queue position when it was queued (1 = next). */
-  position?: number;
   cancelling?: boolean;
 }
 
-export const ACTIVE_STATUSES: ReadonlySet<JobStatus> = new Set(['queued', 'running']);
+export const isActive = (row: JobState) => ACTIVE_PHASES.has(row.phase);
+const KNOWN_EVENTS: ReadonlySet<string> = new Set<JobEvent['type']>(['queued', 'started', 'progress', 'artifact', 'finished', 'failed', 'cancelled', 'interrupted']);
 
 /** A one-line description of a stored request. */
 export function describeRequest(request: unknown): string {
@@ -53,17 +44,7 @@ export function describeRequest(request: unknown): string {
 }
 
 function rowOf(job: JobSummary): QueueRow {
-  return {
-    id: job.id,
-    kind: job.kind,
-    status: job.status,
-    created_at: job.created_at,
-    started_at: job.started_at,
-    finished_at: job.finished_at,
-    label: describeRequest(job.request),
-    error: job.error ?? null,
-    artifacts: [...(job.artifacts ?? [])],
-  };
+  return { ...jobFromSummary(job), label: describeRequest(job.request) };
 }
 
 function createQueueStore() {
@@ -76,10 +57,9 @@ function createQueueStore() {
 
   const index = (id: string) => rows.findIndex((r) => r.id === id);
 
-  const patch = (id: string, fields: Partial<QueueRow>, create?: () => QueueRow) => {
+  const patch = (id: string, fields: Partial<QueueRow>) => {
     const i = index(id);
     if (i >= 0) setRows(i, fields);
-    else if (create) setRows(produce((list) => void list.unshift({ ...create(), ...fields })));
   };
 
   /** Reloads the list from the worker, keeping live progress of running jobs. */
@@ -99,10 +79,10 @@ function createQueueStore() {
             const row = rowOf(job);
             const old = live.get(job.id);
             // An event may be newer than the stored row (the store writes after it emits).
-            if (!old || !ACTIVE_STATUSES.has(row.status)) return row;
-            if (!ACTIVE_STATUSES.has(old.status)) return { ...row, status: old.status, error: old.error, artifacts: old.artifacts, finished_at: old.finished_at };
-            const status = old.status === 'running' ? 'running' : row.status;
-            return { ...row, status, progress: old.progress, cancelling: old.cancelling, position: old.position };
+            if (!old || !isActive(row)) return row;
+            if (!isActive(old)) return { ...row, phase: old.phase, error: old.error, artifacts: old.artifacts, timings: { ...row.timings, finished: old.timings.finished } };
+            const phase = old.phase === 'running' ? 'running' : row.phase;
+            return { ...row, phase, progress: old.progress, cancelling: old.cancelling, position: old.position };
           });
         // Rows known only from events (not yet listed) stay.
         for (const row of rows) if (!next.some((r) => r.id === row.id)) next.unshift(row);
@@ -134,7 +114,7 @@ function createQueueStore() {
   const describeJob = async (id: string) => {
     try {
       const job = await studio().getJob(id);
-      if (job) patch(id, { label: describeRequest(job.request), created_at: job.created_at });
+      if (job) patch(id, { label: describeRequest(job.request), timings: { ...rows[index(id)]?.timings, submitted: job.created_at } });
     } catch {
       // The next full refresh fills it in.
     }
@@ -142,45 +122,21 @@ function createQueueStore() {
 
   const handle = (event: JobEvent) => {
     const now = Date.now();
-    switch (event.type) {
-      case 'queued':
-        patch(event.job_id, { status: 'queued', position: event.position }, () => ({
-          id: event.job_id,
-          kind: event.kind,
-          status: 'queued',
-          created_at: now,
-          label: '…',
-          artifacts: [],
-        }));
-        void describeJob(event.job_id);
-        break;
-      case 'started':
-        patch(event.job_id, { status: 'running', started_at: now, position: undefined });
-        break;
-      case 'progress':
-        patch(event.job_id, { status: 'running', progress: { stage: event.stage, step: event.step, total: event.total } });
-        break;
-      case 'artifact': {
-        const i = index(event.job_id);
-        if (i >= 0 && !rows[i].artifacts.includes(event.artifact_id)) setRows(i, 'artifacts', (a) => [...a, event.artifact_id]);
-        break;
-      }
-      case 'finished':
-        patch(event.job_id, { status: 'succeeded', finished_at: now, artifacts: [...event.result.artifacts], progress: undefined, cancelling: false });
-        break;
-      case 'failed':
-        patch(event.job_id, { status: 'failed', finished_at: now, error: event.error, progress: undefined, cancelling: false });
-        break;
-      case 'cancelled':
-        patch(event.job_id, { status: 'cancelled', finished_at: now, progress: undefined, cancelling: false });
-        break;
-      default: {
-        // 'interrupted' (a tab that ran it closed) and whatever later versions add.
-        const other = event as { type: string; job_id?: string; error?: string };
-        if (other.type === 'interrupted' && other.job_id) {
-          patch(other.job_id, { status: 'interrupted', error: other.error ?? null, progress: undefined, cancelling: false });
-        } else refreshSoon();
-      }
+    const i = index(event.job_id);
+    if (i >= 0) {
+      const row = { ...rows[i] };
+      const next = reduceJob(row, event, now);
+      if (next !== row) setRows(i, { ...next, cancelling: isActive(next) && row.cancelling });
+      return;
+    }
+    if (event.type === 'queued') {
+      // A job this list has not seen (this tab's, or another tab's): its label comes from its record.
+      const row: QueueRow = { ...reduceJob(newJob(event.job_id, now, { kind: event.kind }), event, now), label: '…' };
+      setRows(produce((list) => void list.unshift(row)));
+      void describeJob(event.job_id);
+    } else if (!KNOWN_EVENTS.has(event.type)) {
+      // Whatever later versions add: the stored list says it.
+      refreshSoon();
     }
   };
 

@@ -4,7 +4,10 @@ import { DropZone } from '../components/DropZone';
 import { ProgressBar } from '../components/ProgressBar';
 import { formatBytes, formatDuration, formatEta, formatSize, plainError } from '../format';
 import { navigate } from '../router';
-import { enhanceStore, UPSCALE_FACTORS, type EnhanceProgress } from '../stores/enhance';
+import { UPSCALE_FACTORS } from '../../protocol/pipeline-config';
+import { REFINE_RANGES } from '../lib/enhance-form';
+import type { JobProgress } from '../lib/job-state';
+import { enhanceStore } from '../stores/enhance';
 
 const STAGE_LABELS: Record<string, string> = { refiner: 'Refiner', upscaler: 'Upscaler' };
 
@@ -18,7 +21,7 @@ function isImage(file: File): boolean {
   return file.type.startsWith('image/') || (!file.type && IMAGE_NAME.test(file.name));
 }
 
-function unitOf(progress: EnhanceProgress): string {
+function unitOf(progress: JobProgress): string {
   return /upscal/i.test(progress.stage) ? 'tile' : 'step';
 }
 
@@ -48,7 +51,7 @@ function bindNumberField(el: HTMLInputElement, value: () => number | null): void
   });
 }
 
-function etaOf(progress: EnhanceProgress): number | undefined {
+function etaOf(progress: JobProgress): number | undefined {
   if (progress.etaMs !== undefined) return progress.etaMs;
   if (progress.step <= 0 || progress.total <= progress.step) return undefined;
   return (progress.elapsedMs / progress.step) * (progress.total - progress.step);
@@ -87,6 +90,8 @@ export function EnhanceView() {
         return 'Failed';
       case 'cancelled':
         return 'Cancelled';
+      case 'interrupted':
+        return 'Interrupted';
       default:
         return s.source() ? 'Ready' : 'No image chosen';
     }
@@ -238,7 +243,7 @@ export function EnhanceView() {
                   >
                     <Show
                       when={s.verifiedCheckpoints().length > 0}
-                      fallback={<option value="">{s.checkpoints.loading ? 'Loading…' : 'No checkpoint imported'}</option>}
+                      fallback={<option value="">{s.checkpointsLoading() ? 'Loading…' : 'No checkpoint imported'}</option>}
                     >
                       <For each={s.verifiedCheckpoints()}>
                         {(model) => (
@@ -264,9 +269,9 @@ export function EnhanceView() {
                   <div class="refine-strength">
                     <input
                       type="range"
-                      min="0"
-                      max="1"
-                      step="0.05"
+                      min={REFINE_RANGES.strength.min}
+                      max={REFINE_RANGES.strength.max}
+                      step={REFINE_RANGES.strength.step}
                       aria-label="Strength"
                       data-testid="refine-strength-slider"
                       value={Number.isFinite(s.refineStrength()) ? s.refineStrength() : 0}
@@ -277,8 +282,8 @@ export function EnhanceView() {
                       ref={(el) => bindNumberField(el, s.refineStrength)}
                       id="refine-strength"
                       type="number"
-                      min="0"
-                      max="1"
+                      min={REFINE_RANGES.strength.min}
+                      max={REFINE_RANGES.strength.max}
                       step="any"
                       inputmode="decimal"
                       data-testid="refine-strength"
@@ -305,9 +310,9 @@ export function EnhanceView() {
                   <span class="field-label">Steps</span>
                   <input
                     type="number"
-                    min="1"
-                    max="150"
-                    step="1"
+                    min={REFINE_RANGES.steps.min}
+                    max={REFINE_RANGES.steps.max}
+                    step={REFINE_RANGES.steps.step}
                     placeholder="model default"
                     data-testid="refine-steps"
                     ref={(el) => bindNumberField(el, s.refineSteps)}

@@ -4,21 +4,12 @@ import type { ArtifactSummary } from '../../protocol/schemas';
 import { ArtifactImage } from '../components/ArtifactImage';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { DropZone } from '../components/DropZone';
-import {
-  asRecord,
-  basename,
-  formatBytes,
-  formatDate,
-  formatDuration,
-  formatSize,
-  pickNumber,
-  pickSize,
-  pickString,
-  plainError,
-} from '../format';
+import type { SchedulerName } from '../../protocol/pipeline-config';
+import { basename, formatBytes, formatDate, formatDuration, formatSize, plainError } from '../format';
 import { createArtifactUrl } from '../lib/artifact-url';
 import { artifactsApi } from '../lib/artifacts';
-import { SAMPLER_LABELS, type SchedulerName } from '../lib/generation-parameters';
+import { SAMPLER_LABELS } from '../lib/generation-parameters';
+import { schedulerBase } from '../lib/stage-metadata';
 import { navigate, replaceRouteParam, routeParam } from '../router';
 import { enhanceStore } from '../stores/enhance';
 import { generateStore } from '../stores/generate';
@@ -238,52 +229,52 @@ interface DetailRow {
   value: string;
 }
 
+/** The rows of an image's details, from its typed stage metadata (absent for records this build cannot read). */
 function detailRows(artifact: ArtifactSummary): DetailRow[] {
-  const meta = asRecord(artifact.metadata);
-  const params = asRecord(artifact.parameters);
-  const nested = asRecord(meta?.parameters);
+  const meta = artifact.metadata;
   const rows: DetailRow[] = [];
-  const add = (label: string, value: string | undefined) => {
-    if (value) rows.push({ label, value });
+  const add = (label: string, value: string | number | undefined) => {
+    if (value !== undefined && value !== '') rows.push({ label, value: String(value) });
   };
-  add('Stage', pickString('stage_type', meta) ?? artifact.stage);
-  add('Model', pickString('model', meta, params, nested));
-  // Generation settings (text_to_image and refiner stages).
-  const prompt = pickString('prompt', params, nested, meta);
-  add('Prompt', prompt && prompt.length > 300 ? `${prompt.slice(0, 300)}…` : prompt);
-  add('Negative prompt', pickString('negative_prompt', params, nested, meta));
-  const scheduler = pickString('scheduler', params, nested);
-  if (scheduler) {
-    const karras = (params?.karras ?? nested?.karras) === true;
-    const label = SAMPLER_LABELS[scheduler as SchedulerName] ?? scheduler;
-    add('Sampler', karras ? `${label} Karras` : label);
+  const prompts = (prompt: string | undefined, negative: string | undefined) => {
+    add('Prompt', prompt && prompt.length > 300 ? `${prompt.slice(0, 300)}…` : prompt);
+    add('Negative prompt', negative);
+  };
+  const sampler = (scheduler: string, karras: boolean) => {
+    const base = schedulerBase(scheduler);
+    const label = SAMPLER_LABELS[base as SchedulerName] ?? base;
+    add('Sampler', karras || / karras$/.test(scheduler) ? `${label} Karras` : label);
+  };
+  const text = (key: string) => (meta && typeof meta.parameters[key] === 'string' ? (meta.parameters[key] as string) : undefined);
+  add('Stage', meta?.stage_type ?? artifact.stage);
+  switch (meta?.stage_type) {
+    case 'text_to_image':
+      add('Model', meta.model);
+      prompts(meta.prompt, meta.negative_prompt);
+      sampler(meta.scheduler, meta.karras);
+      add('Steps', meta.steps);
+      add('CFG', meta.guidance_scale);
+      add('Seed', meta.seed);
+      break;
+    case 'refiner':
+      add('Model', meta.model);
+      prompts(text('prompt'), text('negative_prompt'));
+      sampler(meta.scheduler, meta.parameters.karras === true);
+      add('Steps run', meta.steps_run);
+      add('Seed', meta.seed);
+      add('Strength', meta.strength);
+      if (meta.high_res_fix) add('Hires fix', `×${meta.high_res_fix.scale} (${meta.high_res_fix.upscaler}) from ${formatSize(...meta.high_res_fix.from)}`);
+      break;
+    case 'upscaler':
+      add('Model', meta.model);
+      add('Factor', `×${meta.upscale_factor}`);
+      add('Input size', formatSize(...meta.input_size));
+      add('Tiles', `${meta.tiles} (${meta.tile_size}px, overlap ${meta.tile_overlap})`);
+      add('Backend', meta.backend);
+      break;
   }
-  const steps = pickNumber('steps', params, nested);
-  add('Steps', steps !== undefined ? String(steps) : undefined);
-  const cfg = pickNumber('guidance_scale', params, nested);
-  add('CFG', cfg !== undefined ? String(cfg) : undefined);
-  const seed = pickNumber('seed', params, nested, meta);
-  add('Seed', seed !== undefined ? String(seed) : undefined);
-  const strength = pickNumber('strength', meta, params);
-  add('Strength', strength !== undefined ? String(strength) : undefined);
-  const factor = pickNumber('upscale_factor', meta, params, nested);
-  add('Factor', factor !== undefined ? `×${factor}` : undefined);
-  const input = pickSize('input_size', meta);
-  add('Input size', input ? formatSize(input[0], input[1]) : undefined);
-  const output = pickSize('output_size', meta);
-  add('Output size', formatSize(output?.[0] ?? artifact.width, output?.[1] ?? artifact.height));
-  const tiles = pickNumber('tiles', meta);
-  if (tiles !== undefined) {
-    const tileSize = pickNumber('tile_size', meta);
-    const overlap = pickNumber('tile_overlap', meta);
-    const extra = [tileSize !== undefined ? `${tileSize}px` : '', overlap !== undefined ? `overlap ${overlap}` : '']
-      .filter(Boolean)
-      .join(', ');
-    add('Tiles', extra ? `${tiles} (${extra})` : String(tiles));
-  }
-  add('Backend', pickString('backend', meta));
-  const ms = pickNumber('ms', meta);
-  add('Time', ms !== undefined ? formatDuration(ms) : undefined);
+  add('Output size', meta ? formatSize(...meta.output_size) : formatSize(artifact.width, artifact.height));
+  add('Time', meta ? formatDuration(meta.ms) : undefined);
   add('File size', artifact.bytes ? formatBytes(artifact.bytes) : undefined);
   add('Created', formatDate(artifact.created_at));
   add('Job', artifact.job_id);
@@ -303,7 +294,7 @@ function ArtifactDetail(props: ArtifactDetailProps) {
   const image = createArtifactUrl(() => props.artifact.id);
   const rows = createMemo(() => detailRows(props.artifact));
   // Every stage records its parameters; for a generate job the whole pipeline is reused (see the store).
-  const canReuse = createMemo(() => typeof asRecord(props.artifact.metadata)?.stage_type === 'string');
+  const canReuse = createMemo(() => props.artifact.metadata !== undefined);
   const raw = createMemo(() =>
     JSON.stringify({ parameters: props.artifact.parameters, metadata: props.artifact.metadata }, null, 2),
   );

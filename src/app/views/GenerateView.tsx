@@ -1,9 +1,11 @@
 import { createSignal, For, onMount, Show } from 'solid-js';
 import { DropZone } from '../components/DropZone';
 import { plainError } from '../format';
-import { EMPHASIS_MODES, SAMPLER_LABELS, SCHEDULER_NAMES, supportsKarras } from '../lib/generation-parameters';
+import { SCHEDULER_NAMES, supportsKarras, type Emphasis } from '../../protocol/pipeline-config';
+import { FORM_RANGES } from '../lib/generate-form';
+import { SAMPLER_LABELS } from '../lib/generation-parameters';
 import { navigate } from '../router';
-import { generateStore, MAX_BATCH, MAX_CFG, MAX_SIDE, MAX_STEPS, MIN_SIDE, type LoadNotice } from '../stores/generate';
+import { generateStore, type LoadNotice } from '../stores/generate';
 import { JobPanel } from './generate/JobPanel';
 import { PromptField } from './generate/PromptField';
 import { QueuePanel } from './generate/QueuePanel';
@@ -112,7 +114,7 @@ export function GenerateView() {
   };
 
   const noModel = () => {
-    if (!s.modelsLoaded() || s.checkpoints.error) return null;
+    if (!s.modelsLoaded() || s.checkpointsError()) return null;
     if (s.allCheckpoints().length === 0) return 'none' as const;
     if (s.usableModels().length === 0) return 'not-ready' as const;
     return null;
@@ -177,20 +179,20 @@ export function GenerateView() {
           <Show when={s.notice()}>{(notice) => <LoadedNotice notice={notice()} onDismiss={s.dismissNotice} />}</Show>
 
           <Show when={noModel()}>{(problem) => <NoModelNotice problem={problem()} names={s.allCheckpoints().map((m) => m.name)} />}</Show>
-          <Show when={s.checkpoints.error}>
-            <p class="error small">Could not list the models: {plainError(s.checkpoints.error)}</p>
+          <Show when={s.checkpointsError()}>
+            <p class="error small">Could not list the models: {plainError(s.checkpointsError())}</p>
           </Show>
 
           <PromptField
             label="Prompt"
             testid="prompt"
             rows={4}
-            value={s.prompt()}
+            value={s.form.prompt}
             placeholder="a lighthouse on a cliff at dusk, oil painting, (dramatic sky:1.2)"
-            emphasis={s.emphasis()}
+            emphasis={s.form.emphasis}
             error={errors().prompt}
             onInput={(v) => {
-              s.setPrompt(v);
+              s.setForm('prompt', v);
               s.clearFieldError('prompt');
             }}
             onSubmit={() => void s.run()}
@@ -199,10 +201,10 @@ export function GenerateView() {
             label="Negative prompt"
             testid="negative-prompt"
             rows={2}
-            value={s.negativePrompt()}
+            value={s.form.negativePrompt}
             placeholder="blurry, lowres, watermark"
-            emphasis={s.emphasis()}
-            onInput={s.setNegativePrompt}
+            emphasis={s.form.emphasis}
+            onInput={(v) => s.setForm('negativePrompt', v)}
             onSubmit={() => void s.run()}
           />
 
@@ -244,10 +246,10 @@ export function GenerateView() {
           <div class="field-row">
             <label class="field grow">
               <span class="field-label">Sampler</span>
-              <select data-testid="sampler-select" value={s.scheduler()} onChange={(e) => s.setScheduler(e.currentTarget.value)}>
+              <select data-testid="sampler-select" value={s.form.scheduler} onChange={(e) => s.setScheduler(e.currentTarget.value)}>
                 <For each={SCHEDULER_NAMES}>
                   {(name) => (
-                    <option value={name} selected={name === s.scheduler()}>
+                    <option value={name} selected={name === s.form.scheduler}>
                       {SAMPLER_LABELS[name]}
                     </option>
                   )}
@@ -256,10 +258,10 @@ export function GenerateView() {
             </label>
             <label
               class="field checkbox-field"
-              title={supportsKarras(s.scheduler()) ? 'Karras noise schedule (A1111’s “Karras” schedule type)' : `${SAMPLER_LABELS[s.scheduler()]} has no Karras schedule here`}
+              title={supportsKarras(s.form.scheduler) ? 'Karras noise schedule (A1111’s “Karras” schedule type)' : `${SAMPLER_LABELS[s.form.scheduler]} has no Karras schedule here`}
             >
               <span class="field-label">Karras</span>
-              <input type="checkbox" data-testid="karras" checked={s.karras() && supportsKarras(s.scheduler())} disabled={!supportsKarras(s.scheduler())} onChange={(e) => s.setKarras(e.currentTarget.checked)} />
+              <input type="checkbox" data-testid="karras" checked={s.form.karras && supportsKarras(s.form.scheduler)} disabled={!supportsKarras(s.form.scheduler)} onChange={(e) => s.setForm('karras', e.currentTarget.checked)} />
             </label>
           </div>
 
@@ -268,14 +270,14 @@ export function GenerateView() {
               <span class="field-label">Steps</span>
               <input
                 type="number"
-                min="1"
-                max={MAX_STEPS}
-                step="1"
+                min={FORM_RANGES.steps.min}
+                max={FORM_RANGES.steps.max}
+                step={FORM_RANGES.steps.step}
                 data-testid="steps"
-                value={s.steps()}
+                value={s.form.steps}
                 {...numberInput('steps')}
                 onInput={(e) => {
-                  s.setSteps(e.currentTarget.value);
+                  s.setForm('steps', e.currentTarget.value);
                   s.clearFieldError('steps');
                 }}
               />
@@ -284,14 +286,14 @@ export function GenerateView() {
               <span class="field-label">CFG</span>
               <input
                 type="number"
-                min="0"
-                max={MAX_CFG}
-                step="0.5"
+                min={FORM_RANGES.cfg.min}
+                max={FORM_RANGES.cfg.max}
+                step={FORM_RANGES.cfg.step}
                 data-testid="cfg"
-                value={s.cfg()}
+                value={s.form.cfg}
                 {...numberInput('cfg')}
                 onInput={(e) => {
-                  s.setCfg(e.currentTarget.value);
+                  s.setForm('cfg', e.currentTarget.value);
                   s.clearFieldError('cfg');
                 }}
               />
@@ -308,14 +310,14 @@ export function GenerateView() {
               <span class="field-label">Width</span>
               <input
                 type="number"
-                min={MIN_SIDE}
-                max={MAX_SIDE}
-                step="8"
+                min={FORM_RANGES.side.min}
+                max={FORM_RANGES.side.max}
+                step={FORM_RANGES.side.step}
                 data-testid="width"
-                value={s.width()}
+                value={s.form.width}
                 {...numberInput('width')}
                 onInput={(e) => {
-                  s.setWidth(e.currentTarget.value);
+                  s.setForm('width', e.currentTarget.value);
                   s.clearFieldError('width');
                   s.clearFieldError('height');
                 }}
@@ -327,9 +329,7 @@ export function GenerateView() {
               title="Swap width and height"
               aria-label="Swap width and height"
               onClick={() => {
-                const w = s.width();
-                s.setWidth(s.height());
-                s.setHeight(w);
+                s.setForm({ width: s.form.height, height: s.form.width });
               }}
             >
               ⇄
@@ -338,14 +338,14 @@ export function GenerateView() {
               <span class="field-label">Height</span>
               <input
                 type="number"
-                min={MIN_SIDE}
-                max={MAX_SIDE}
-                step="8"
+                min={FORM_RANGES.side.min}
+                max={FORM_RANGES.side.max}
+                step={FORM_RANGES.side.step}
                 data-testid="height"
-                value={s.height()}
+                value={s.form.height}
                 {...numberInput('height')}
                 onInput={(e) => {
-                  s.setHeight(e.currentTarget.value);
+                  s.setForm('height', e.currentTarget.value);
                   s.clearFieldError('width');
                   s.clearFieldError('height');
                 }}
@@ -355,14 +355,14 @@ export function GenerateView() {
               <span class="field-label">Batch</span>
               <input
                 type="number"
-                min="1"
-                max={MAX_BATCH}
-                step="1"
+                min={FORM_RANGES.batch.min}
+                max={FORM_RANGES.batch.max}
+                step={FORM_RANGES.batch.step}
                 data-testid="batch-size"
-                value={s.batchSize()}
+                value={s.form.batchSize}
                 {...numberInput('batch')}
                 onInput={(e) => {
-                  s.setBatchSize(e.currentTarget.value);
+                  s.setForm('batchSize', e.currentTarget.value);
                   s.clearFieldError('batch');
                 }}
               />
@@ -380,7 +380,7 @@ export function GenerateView() {
             <summary>Advanced</summary>
             <label class="field">
               <span class="field-label">Emphasis</span>
-              <select data-testid="emphasis" value={s.emphasis()} onChange={(e) => s.setEmphasis(e.currentTarget.value as (typeof EMPHASIS_MODES)[number])}>
+              <select data-testid="emphasis" value={s.form.emphasis} onChange={(e) => s.setForm('emphasis', e.currentTarget.value as Emphasis)}>
                 <option value="original">Original (A1111: weights, mean restored)</option>
                 <option value="no-norm">No norm (weights, mean not restored)</option>
                 <option value="ignore">Ignore weights</option>

@@ -5,15 +5,25 @@
  *   5. denoise (classifier-free guidance, inpainting)  6. decode with the VAE.
  */
 import { z } from 'zod';
-import { formatZodError } from '../config';
+import {
+  BatchSize,
+  DEFAULTS,
+  EmphasisMode,
+  formatZodError,
+  GuidanceScale,
+  Scheduler as SchedulerField,
+  Seed,
+  side,
+  Steps,
+  Strength,
+} from '../../protocol/pipeline-config';
+import { checkpoint } from '../cancellation';
 import type { RgbaImage } from '../image/rgba';
-import type { TextEncoderPort, UNetPort, VaeDecoderPort, VaeEncoderPort } from '../ports';
+import type { DiffusionModels, UNetPort } from '../ports';
 import { createRng, RNG_ALGORITHM, type NoiseSource } from '../random';
-import { checkpoint } from '../stage';
 import type { Tensor } from '../tensor';
 import { buildConditioningPair, type Conditioning } from './prompt/conditioning';
-import type { PromptTokenizer } from './prompt/chunks';
-import { createScheduler, img2imgTimesteps, SCHEDULER_NAMES, type Scheduler } from './schedulers';
+import { createScheduler, img2imgTimesteps, type Scheduler } from './schedulers';
 import {
   assertFinite,
   concatBatch,
@@ -37,51 +47,28 @@ export const SD_SCHEDULER_CONFIG: Readonly<Record<string, unknown>> = {
   beta_schedule: 'scaled_linear',
 };
 
-export interface DiffusionModels {
-  textEncoder: TextEncoderPort;
-  unet: UNetPort;
-  vaeDecoder: VaeDecoderPort;
-  vaeEncoder?: VaeEncoderPort;
-  tokenizer: PromptTokenizer;
-  /** The model folder's `scheduler/scheduler_config.json`, if any. */
-  schedulerConfig?: Record<string, unknown>;
-  family?: FamilyDefaults;
-}
+// The models the loop runs are port aggregates, defined with the ports; re-exported for old importers.
+export type { DiffusionModels, FamilyDefaults } from '../ports';
 
-/** What a model family implies when its folder says nothing (DESIGN.md §4). */
-export interface FamilyDefaults {
-  /** Token after the end token: 49407 for SD 1.x, 0 for SD 2.x / Turbo. */
-  padTokenId?: number;
-  /** VAE latent scale: 0.18215 for SD 1.x/2.x. */
-  vaeScale?: number;
-  /** Scheduler config keys the family needs (e.g. Turbo: `timestep_spacing: 'trailing'`). */
-  schedulerConfig?: Record<string, unknown>;
-}
-
-const finite = (name: string) =>
-  z.number({ error: `${name} must be a number` }).refine(Number.isFinite, { message: `${name} must be a finite number` });
-const positiveInt = (name: string) =>
-  z.number({ error: `${name} must be a number` }).int(`${name} must be a whole number`).min(1, `${name} must be at least 1`);
-const multipleOf8 = (name: string) =>
-  positiveInt(name).refine((v) => v % 8 === 0, { message: `${name} must be a multiple of 8` });
-
+/** The loop's own parameters: the protocol's fields and limits, with the loop's defaults. */
 export const TextToImageParams = z.object({
   prompt: z.string({ error: 'prompt must be text' }),
   negative_prompt: z.string().default(''),
-  steps: positiveInt('steps').max(1000, 'steps must be at most 1000').default(20),
-  guidance_scale: finite('guidance_scale').min(0, 'guidance_scale must be ≥ 0').default(7.5),
-  scheduler: z.enum(SCHEDULER_NAMES, { error: `scheduler must be one of ${SCHEDULER_NAMES.join(', ')}` }).default('euler'),
+  steps: Steps.default(DEFAULTS.steps),
+  guidance_scale: GuidanceScale.default(DEFAULTS.guidance_scale),
+  scheduler: SchedulerField.default(DEFAULTS.scheduler),
   karras: z.boolean().default(false),
-  width: multipleOf8('width').default(512),
-  height: multipleOf8('height').default(512),
-  seed: z.number().int('seed must be a whole number').min(0, 'seed must be ≥ 0').max(Number.MAX_SAFE_INTEGER).default(0),
-  batch_size: positiveInt('batch_size').max(16, 'batch_size must be at most 16').default(1),
-  emphasis: z.enum(['original', 'no-norm', 'ignore', 'none']).default('original'),
+  width: side('width').default(DEFAULTS.side),
+  height: side('height').default(DEFAULTS.side),
+  seed: Seed.default(DEFAULTS.seed),
+  batch_size: BatchSize.default(DEFAULTS.batch_size),
+  emphasis: EmphasisMode.default(DEFAULTS.emphasis),
 });
 export type TextToImageParams = z.input<typeof TextToImageParams> & { latents?: Tensor };
 
 export const ImageToImageParams = TextToImageParams.extend({
-  strength: finite('strength').min(0, 'strength must be between 0 and 1').max(1, 'strength must be between 0 and 1').default(0.75),
+  /** diffusers' img2img default; the refiner stage passes its own (DEFAULTS.refiner_strength). */
+  strength: Strength.default(0.75),
 });
 export type ImageToImageParams = z.input<typeof ImageToImageParams> & { latents?: Tensor } & (
     | { image: RgbaImage; imageLatents?: undefined }

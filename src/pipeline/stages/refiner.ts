@@ -1,60 +1,19 @@
-import { z } from 'zod';
+import { MAX_OUTPUT_PIXELS, type HighResFix, type RefinerParameters } from '../../protocol/pipeline-config';
+import type { RefinerMetadata } from '../../protocol/stage-results';
 import type { PipelineContext } from '../context';
 import { interpolateBilinear, tensorToImages } from '../diffusion/latents';
-import { SCHEDULER_NAMES } from '../diffusion/schedulers';
 import { checkUnetSize, encodeImageLatents, imageToImage } from '../diffusion/text-to-image';
 import { resizeImage } from '../image/resize';
 import { isRgbaImage, type RgbaImage } from '../image/rgba';
 import { upscaleTiled } from '../image/tiling';
 import { shortModelHash, type StageServices } from '../ports';
-import { checkpoint, PipelineStage, StageInputError } from '../stage';
+import { checkpoint } from '../cancellation';
+import { PipelineStage, StageInputError } from '../stage';
 import type { Tensor } from '../tensor';
-import { MAX_OUTPUT_PIXELS } from './upscaler';
-
-const HIGH_RES_SHAPE = "high_res_fix must be false or { scale: a number greater than 1 and at most 4, upscaler: 'latent' or an upscaler model name }";
-
-/**
- * A1111's hires fix: enlarge the image by `scale`, then img2img at the new size. `upscaler` is
- * 'latent' (bilinear on the VAE latents, A1111's "Latent") or a registered upscaler model.
- */
-export const HighResFix = z
-  .object({
-    scale: z
-      .number({ error: 'high_res_fix scale must be a number greater than 1 and at most 4' })
-      .refine((v) => Number.isFinite(v) && v > 1 && v <= 4, { message: 'high_res_fix scale must be greater than 1 and at most 4' }),
-    upscaler: z.string().min(1, "high_res_fix upscaler must be 'latent' or an upscaler model name").default('latent'),
-  })
-  .strict();
-export type HighResFix = z.infer<typeof HighResFix>;
 
 /** The seed's RefinerStage, real: img2img at a given denoising strength (default 0.3). */
-export const RefinerParameters = z.object({
-  strength: z
-    .number({ error: 'strength must be a number' })
-    .min(0, 'strength must be between 0 and 1')
-    .max(1, 'strength must be between 0 and 1')
-    .default(0.3),
-  /** Absent = the model that made the image (text_to_image's), else the default checkpoint. */
-  model: z.string().min(1).optional(),
-  /** Absent = the prompts that made the image (text_to_image's, as A1111's hires fix does), else ''. */
-  prompt: z.string().optional(),
-  negative_prompt: z.string().optional(),
-  steps: z.number().int().min(1).max(1000).optional(),
-  guidance_scale: z.number().min(0).max(50).optional(),
-  scheduler: z.enum(SCHEDULER_NAMES).optional(),
-  karras: z.boolean().default(false),
-  /** Absent = the seed that made the image, else 0. */
-  seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-  emphasis: z.enum(['original', 'no-norm', 'ignore', 'none']).default('original'),
-  /** false (or null) = refine at the image's own size. */
-  high_res_fix: z
-    .union([z.literal(false), z.null().transform(() => false as const), HighResFix], { error: HIGH_RES_SHAPE })
-    .default(false),
-});
-export type RefinerParameters = z.infer<typeof RefinerParameters>;
-
 export class RefinerStage extends PipelineStage {
-  readonly stageType = 'refiner';
+  readonly stageType = 'refiner' as const;
 
   constructor(
     name: string,
@@ -120,12 +79,13 @@ export class RefinerStage extends PipelineStage {
       onProgress: (step, total, preview) => services.onProgress?.({ stage: this.name, step, total, preview }),
     });
     const [refined] = tensorToImages(result);
-    const metadata = {
+    const metadata: RefinerMetadata = {
+      stage_type: 'refiner',
       model: handle.name,
       model_hash: shortModelHash(handle.hashes),
       model_hashes: handle.hashes,
       strength: p.strength,
-      output_shape: [refined.height, refined.width, 4],
+      output_size: [refined.width, refined.height],
       high_res_fix: hires ? { scale: hires.scale, upscaler: upscalerName, from: hires.from, to: hires.to } : false,
       steps_run: result.info.timesteps.length,
       scheduler: result.info.scheduler,
@@ -134,10 +94,9 @@ export class RefinerStage extends PipelineStage {
     };
     const jobId = String(context.get('job_id', 'unknown'));
     const id = await services.artifacts.save(`${jobId}/generated_refined.png`, refined, {
-      stage: this.name,
-      stage_type: this.stageType,
-      parameters: { ...params, high_res_fix: p.high_res_fix },
       ...metadata,
+      stage: this.name,
+      parameters: { ...params, high_res_fix: p.high_res_fix },
     });
     context.addArtifact(id);
     context.set('image', refined);
@@ -202,8 +161,3 @@ export function planHighResFix(image: { width: number; height: number }, fix: Hi
   };
 }
 
-export const refinerStage = {
-  stageType: 'refiner',
-  parameters: RefinerParameters,
-  create: (name: string, parameters: Record<string, unknown>) => new RefinerStage(name, parameters as RefinerParameters),
-};

@@ -1,21 +1,17 @@
-import type { z } from 'zod';
+import { STAGE_PARAMETERS, type StageParameters, type StageType } from '../../protocol/pipeline-config';
 import type { PipelineStage } from '../stage';
-import { refinerStage } from './refiner';
-import { textToImageStage } from './text-to-image';
-import { upscalerStage } from './upscaler';
+import { RefinerStage } from './refiner';
+import { TextToImageStage } from './text-to-image';
+import { UpscalerStage } from './upscaler';
 
-/** How a `stage_type` is validated and built. */
-export interface StageDefinition {
-  stageType: string;
-  /** Every parameter the stage reads, with its defaults. Unknown stage-level keys are refused. */
-  parameters: z.ZodObject<z.ZodRawShape>;
-  create(name: string, parameters: Record<string, unknown>): PipelineStage;
-}
+/**
+ * How each `stage_type` is built. Its parameters (names, limits, defaults) are the protocol's
+ * STAGE_PARAMETERS; a stage adds only `create` (and its `execute`).
+ */
+export const stageFactories: { [T in StageType]: (name: string, parameters: StageParameters<T>) => PipelineStage } = {
+  text_to_image: (name, parameters) => new TextToImageStage(name, parameters),
+  refiner: (name, parameters) => new RefinerStage(name, parameters),
+  upscaler: (name, parameters) => new UpscalerStage(name, parameters),
+};
 
-export const stageDefinitions: ReadonlyMap<string, StageDefinition> = new Map(
-  [textToImageStage, refinerStage, upscalerStage].map((d) => [d.stageType, d as StageDefinition]),
-);
-
-export function knownStageTypes(): string[] {
-  return [...stageDefinitions.keys()];
-}
+export { STAGE_PARAMETERS };

@@ -1,36 +1,14 @@
-import { z } from 'zod';
+import type { TextToImageParameters } from '../../protocol/pipeline-config';
+import type { TextToImageMetadata } from '../../protocol/stage-results';
 import type { PipelineContext } from '../context';
 import { tensorToImages } from '../diffusion/latents';
-import { SCHEDULER_NAMES } from '../diffusion/schedulers';
 import { textToImage } from '../diffusion/text-to-image';
 import { shortModelHash, type StageServices } from '../ports';
 import { PipelineStage, StageInputError } from '../stage';
-import type { Tensor } from '../tensor';
 
 /** The seed's TextToImageStage, real: Stable Diffusion through the diffusion ports. */
-export const TextToImageParameters = z.object({
-  prompt: z.string().optional(),
-  negative_prompt: z.string().default(''),
-  /** A registered checkpoint; absent = the default one. */
-  model: z.string().min(1).optional(),
-  /** Required by the time the stage runs: the worker draws one when a job has none. */
-  seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-  /** Absent = the model family's default. */
-  steps: z.number().int().min(1).max(1000).optional(),
-  guidance_scale: z.number().min(0).max(50).optional(),
-  scheduler: z.enum(SCHEDULER_NAMES).optional(),
-  karras: z.boolean().default(false),
-  width: z.number().int().min(8).optional(),
-  height: z.number().int().min(8).optional(),
-  batch_size: z.number().int().min(1).max(16).default(1),
-  emphasis: z.enum(['original', 'no-norm', 'ignore', 'none']).default('original'),
-  /** Unscaled noise `[b, 4, h/8, w/8]` to reproduce an image exactly. */
-  latents: z.custom<Tensor>((v) => typeof v === 'object' && v !== null && (v as Tensor).data instanceof Float32Array).optional(),
-});
-export type TextToImageParameters = z.infer<typeof TextToImageParameters>;
-
 export class TextToImageStage extends PipelineStage {
-  readonly stageType = 'text_to_image';
+  readonly stageType = 'text_to_image' as const;
 
   constructor(
     name: string,
@@ -74,7 +52,8 @@ export class TextToImageStage extends PipelineStage {
     const ms = Math.round(now() - started);
     const images = tensorToImages(result);
     const jobId = String(context.get('job_id', 'unknown'));
-    const metadata = {
+    const metadata: TextToImageMetadata = {
+      stage_type: 'text_to_image',
       model: handle.name,
       model_hash: shortModelHash(handle.hashes),
       model_hashes: handle.hashes,
@@ -92,10 +71,9 @@ export class TextToImageStage extends PipelineStage {
     for (let i = 0; i < images.length; i++) {
       const name = images.length === 1 ? `${jobId}/generated.png` : `${jobId}/generated-${i + 1}.png`;
       const id = await services.artifacts.save(name, images[i], {
-        stage: this.name,
-        stage_type: this.stageType,
-        parameters: { ...params, latents: undefined, seed: params.seed },
         ...metadata,
+        stage: this.name,
+        parameters: { ...params, latents: undefined, seed: params.seed },
         batch_index: i,
       });
       context.addArtifact(id);
@@ -110,8 +88,3 @@ export class TextToImageStage extends PipelineStage {
   }
 }
 
-export const textToImageStage = {
-  stageType: 'text_to_image',
-  parameters: TextToImageParameters,
-  create: (name: string, parameters: Record<string, unknown>) => new TextToImageStage(name, parameters as TextToImageParameters),
-};

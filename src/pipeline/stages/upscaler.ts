@@ -1,33 +1,15 @@
-import { z } from 'zod';
+import { MAX_OUTPUT_PIXELS, type UpscalerParameters } from '../../protocol/pipeline-config';
+import type { UpscalerMetadata } from '../../protocol/stage-results';
 import type { PipelineContext } from '../context';
 import { isRgbaImage, type RgbaImage } from '../image/rgba';
 import { upscaleTiled } from '../image/tiling';
 import type { StageServices } from '../ports';
-import { checkpoint, PipelineStage, StageInputError, throwIfAborted } from '../stage';
-
-export const UPSCALE_FACTORS = [2, 3, 4, 8] as const;
-/** Largest output the stage writes: the RGBA result plus a float accumulator must fit in memory. */
-export const MAX_OUTPUT_PIXELS = 8192 * 4096;
-
-export const UpscalerParameters = z.object({
-  upscale_factor: z
-    .number()
-    .refine((v) => (UPSCALE_FACTORS as readonly number[]).includes(v), {
-      message: `upscale_factor must be one of ${UPSCALE_FACTORS.join(', ')}`,
-    })
-    .default(2),
-  /** Registered upscaler name; absent = the bundled model for the factor. */
-  model: z.string().min(1).optional(),
-  /** Tile edge in input pixels; absent = the largest the device allows. */
-  tile_size: z.number().int().min(16).max(4096).optional(),
-  /** Pixels neighbouring tiles share; absent = enough for the model's receptive field. */
-  tile_overlap: z.number().int().min(0).max(512).optional(),
-});
-export type UpscalerParameters = z.infer<typeof UpscalerParameters>;
+import { checkpoint, throwIfAborted } from '../cancellation';
+import { PipelineStage, StageInputError } from '../stage';
 
 /** The seed's UpscalerStage, real: a super-resolution model run tile by tile. */
 export class UpscalerStage extends PipelineStage {
-  readonly stageType = 'upscaler';
+  readonly stageType = 'upscaler' as const;
   readonly parameters: UpscalerParameters;
 
   constructor(name: string, parameters: UpscalerParameters) {
@@ -67,7 +49,8 @@ export class UpscalerStage extends PipelineStage {
     });
     throwIfAborted(services.signal);
     const ms = Math.round(now() - started);
-    const metadata = {
+    const metadata: UpscalerMetadata = {
+      stage_type: 'upscaler',
       model: model.id,
       upscale_factor: factor,
       input_size: [image.width, image.height],
@@ -80,10 +63,9 @@ export class UpscalerStage extends PipelineStage {
     };
     const jobId = String(context.get('job_id', 'unknown'));
     const id = await services.artifacts.save(`${jobId}/generated_upscaled.png`, result.image, {
-      stage: this.name,
-      stage_type: this.stageType,
-      parameters: { ...this.parameters },
       ...metadata,
+      stage: this.name,
+      parameters: { ...this.parameters },
     });
     context.addArtifact(id);
     context.set('image', result.image);
@@ -93,9 +75,3 @@ export class UpscalerStage extends PipelineStage {
   }
 }
 
-export const upscalerStage = {
-  stageType: 'upscaler',
-  parameters: UpscalerParameters,
-  create: (name: string, parameters: Record<string, unknown>) =>
-    new UpscalerStage(name, parameters as UpscalerParameters),
-};

@@ -11,11 +11,13 @@ import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { UPSCALE_FACTORS } from '../../protocol/pipeline-config';
 import { parseLayersModel, weightShardPaths } from './tfjs-layers';
 import { toOnnx, type OnnxConversion } from './to-onnx';
 
 export const PACKAGE_NAME = '@upscalerjs/esrgan-slim';
-export const SCALES = [2, 3, 4, 8] as const;
+/** One bundled model for every factor the app offers. */
+export const SCALES = UPSCALE_FACTORS;
 
 const ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 export const PACKAGE_DIR = path.join(ROOT, 'node_modules', PACKAGE_NAME);

@@ -6,7 +6,8 @@ import { basename, formatDuration, formatEta, formatSize, plainError } from '../
 import { createArtifactUrl } from '../../lib/artifact-url';
 import { artifactsApi } from '../../lib/artifacts';
 import { navigate } from '../../router';
-import type { GenerateJob, GenerateProgress, GenerateStore } from '../../stores/generate';
+import type { JobPhase } from '../../lib/job-state';
+import type { GenerateJob, GenerateStore } from '../../stores/generate';
 
 /** What a stage is doing, by the names the Generate view gives its stages. */
 export function stageLabel(stage: string): string {
@@ -24,20 +25,16 @@ export function stageLabel(stage: string): string {
   }
 }
 
-function etaOf(p: GenerateProgress): number | undefined {
-  if (p.etaMs !== undefined) return p.etaMs;
-  return undefined;
-}
-
 export function progressText(job: GenerateJob): { value?: number; max?: number; text: string } {
   const p = job.progress;
+  const { submitted, finished } = job.timings;
   switch (job.phase) {
     case 'submitting':
       return { text: 'Sending to the studio…' };
     case 'queued':
       return { text: job.position && job.position > 1 ? `Waiting in the queue (position ${job.position})` : 'Waiting in the queue…' };
-    case 'done':
-      return { value: 1, max: 1, text: ['Done', job.totalMs !== undefined ? formatDuration(job.totalMs) : ''].filter(Boolean).join(' · ') };
+    case 'succeeded':
+      return { value: 1, max: 1, text: ['Done', submitted !== undefined && finished !== undefined ? formatDuration(finished - submitted) : ''].filter(Boolean).join(' · ') };
     case 'failed':
       return { value: p?.step, max: p?.total, text: 'Failed' };
     case 'cancelled':
@@ -47,13 +44,14 @@ export function progressText(job: GenerateJob): { value?: number; max?: number; 
   }
   if (!p) return { text: 'Loading the model…' };
   const unit = p.stage === 'upscaler' ? 'tile' : 'step';
+  const stageCount = job.stages.length;
+  const stageIndex = Math.max(0, job.stages.indexOf(p.stage)) + 1;
   const parts = [
-    p.stageCount > 1 ? `${p.stageIndex}/${p.stageCount} ${stageLabel(p.stage)}` : stageLabel(p.stage),
+    stageCount > 1 ? `${stageIndex}/${stageCount} ${stageLabel(p.stage)}` : stageLabel(p.stage),
     `${unit} ${p.step} / ${p.total}`,
     formatDuration(p.elapsedMs),
   ];
-  const eta = etaOf(p);
-  if (eta !== undefined) parts.push(`ETA ${formatEta(eta)}`);
+  if (p.etaMs !== undefined) parts.push(`ETA ${formatEta(p.etaMs)}`);
   return { value: p.step, max: p.total, text: parts.join(' · ') };
 }
 
@@ -130,11 +128,11 @@ function ResultImage(props: { id: string; final: boolean }) {
   );
 }
 
-const STATUS_TEXT: Record<GenerateJob['phase'], string> = {
+const STATUS_TEXT: Record<JobPhase, string> = {
   submitting: 'Submitting',
   queued: 'Queued',
   running: 'Running',
-  done: 'Done',
+  succeeded: 'Done',
   failed: 'Failed',
   cancelled: 'Cancelled',
   interrupted: 'Interrupted',
@@ -170,7 +168,7 @@ export function JobPanel(props: { store: GenerateStore }) {
         {(j) => (
           <>
             <div class="job-header">
-              <p class="status" classList={{ [`status-${j().phase === 'done' ? 'done' : j().phase}`]: true }} role="status" data-testid="status">
+              <p class="status" classList={{ [`status-${j().phase === 'succeeded' ? 'done' : j().phase}`]: true }} role="status" data-testid="status">
                 {j().cancelling && active() ? 'Cancelling' : STATUS_TEXT[j().phase]}
               </p>
               <Show when={j().seed !== undefined}>
@@ -192,7 +190,7 @@ export function JobPanel(props: { store: GenerateStore }) {
               </p>
             </Show>
             <Switch>
-              <Match when={j().phase === 'done' && j().artifacts.length > 0}>
+              <Match when={j().phase === 'succeeded' && j().artifacts.length > 0}>
                 <div class="result-grid" classList={{ single: j().artifacts.length === 1 }} data-testid="result">
                   <For each={j().artifacts}>{(id, i) => <ResultImage id={id} final={i() === j().artifacts.length - 1} />}</For>
                 </div>

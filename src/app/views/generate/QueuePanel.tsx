@@ -1,6 +1,6 @@
 import { createMemo, For, onMount, Show } from 'solid-js';
 import { formatDuration } from '../../format';
-import { ACTIVE_STATUSES, queueStore, type QueueRow } from '../../stores/queue';
+import { isActive, queueStore, type QueueRow } from '../../stores/queue';
 import { stageLabel } from './JobPanel';
 
 /** Finished jobs shown below the active ones. */
@@ -20,14 +20,15 @@ export function shortTime(timestamp: number, now = Date.now()): string {
 }
 
 function detail(row: QueueRow): string {
-  if (row.status === 'running' && row.progress) {
+  if (row.phase === 'running' && row.progress) {
     const unit = row.progress.stage === 'upscaler' ? 'tile' : 'step';
     return `${stageLabel(row.progress.stage)} · ${unit} ${row.progress.step}/${row.progress.total}`;
   }
-  if (row.status === 'running') return 'starting';
-  if (row.status === 'queued') return row.position && row.position > 1 ? `position ${row.position}` : 'next';
-  if (row.finished_at && row.started_at) return formatDuration(row.finished_at - row.started_at);
-  return shortTime(row.created_at);
+  if (row.phase === 'running') return 'starting';
+  if (row.phase === 'queued') return row.position && row.position > 1 ? `position ${row.position}` : 'next';
+  const { started, finished, submitted } = row.timings;
+  if (finished && started) return formatDuration(finished - started);
+  return submitted !== undefined ? shortTime(submitted) : '';
 }
 
 /** Every job of the studio (this tab's and earlier ones), newest first; queued and running ones can be cancelled. */
@@ -35,11 +36,11 @@ export function QueuePanel(props: { onOpen?: (id: string) => boolean }) {
   const q = queueStore();
   onMount(() => q.want());
   const visible = createMemo(() => {
-    const active = q.rows.filter((r) => ACTIVE_STATUSES.has(r.status));
-    const done = q.rows.filter((r) => !ACTIVE_STATUSES.has(r.status)).slice(0, RECENT);
+    const active = q.rows.filter((r) => isActive(r));
+    const done = q.rows.filter((r) => !isActive(r)).slice(0, RECENT);
     return [...active, ...done];
   });
-  const activeCount = createMemo(() => q.rows.filter((r) => ACTIVE_STATUSES.has(r.status)).length);
+  const activeCount = createMemo(() => q.rows.filter((r) => isActive(r)).length);
 
   return (
     <section class="panel queue-panel" aria-label="Queue" data-testid="queue">
@@ -56,9 +57,9 @@ export function QueuePanel(props: { onOpen?: (id: string) => boolean }) {
       <ul class="queue-list" role="list">
         <For each={visible()}>
           {(row) => (
-            <li class="queue-row" classList={{ [`queue-${row.status}`]: true }} data-testid="queue-row" data-job-id={row.id} data-status={row.status}>
+            <li class="queue-row" classList={{ [`queue-${row.phase}`]: true }} data-testid="queue-row" data-job-id={row.id} data-status={row.phase}>
               <span class="queue-status badge" data-testid="queue-status">
-                {row.cancelling && ACTIVE_STATUSES.has(row.status) ? 'cancelling' : row.status}
+                {row.cancelling && isActive(row) ? 'cancelling' : row.phase}
               </span>
               <button
                 type="button"
@@ -69,7 +70,7 @@ export function QueuePanel(props: { onOpen?: (id: string) => boolean }) {
                 <span class="queue-kind muted small">{row.kind}</span> {row.label}
               </button>
               <span class="queue-detail muted small num">{detail(row)}</span>
-              <Show when={ACTIVE_STATUSES.has(row.status)}>
+              <Show when={isActive(row)}>
                 <button
                   type="button"
                   class="btn btn-small"
@@ -81,7 +82,7 @@ export function QueuePanel(props: { onOpen?: (id: string) => boolean }) {
                   Cancel
                 </button>
               </Show>
-              <Show when={row.status === 'failed' && row.error}>
+              <Show when={row.phase === 'failed' && row.error}>
                 <span class="queue-error small">{row.error}</span>
               </Show>
             </li>

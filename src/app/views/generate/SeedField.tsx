@@ -37,9 +37,9 @@ export function SeedField(props: { store: GenerateStore }) {
           type="text"
           inputmode="numeric"
           data-testid="seed"
-          value={s.seedText()}
+          value={s.form.seedText}
           placeholder="random each run"
-          classList={{ unlocked: !s.seedLocked() }}
+          classList={{ unlocked: !s.form.seedLocked }}
           aria-invalid={s.fieldErrors().seed ? true : undefined}
           aria-label="Seed"
           onInput={(event) => {
@@ -60,21 +60,21 @@ export function SeedField(props: { store: GenerateStore }) {
         >
           <DiceIcon />
         </button>
-        <label class="btn btn-icon seed-lock" classList={{ active: s.seedLocked() }} title={s.seedLocked() ? 'The seed is kept for every run' : 'Each run draws a new seed'}>
+        <label class="btn btn-icon seed-lock" classList={{ active: s.form.seedLocked }} title={s.form.seedLocked ? 'The seed is kept for every run' : 'Each run draws a new seed'}>
           <input
             type="checkbox"
             data-testid="seed-lock"
-            checked={s.seedLocked()}
+            checked={s.form.seedLocked}
             onChange={(event) => s.toggleSeedLock(event.currentTarget.checked)}
           />
-          <LockIcon locked={s.seedLocked()} />
+          <LockIcon locked={s.form.seedLocked} />
           <span class="visually-hidden">Keep this seed</span>
         </label>
       </div>
       <Show
         when={s.fieldErrors().seed}
         fallback={
-          <span class="field-hint">{s.seedLocked() ? 'Kept for every run.' : s.seedText() ? 'Last seed used; the next run draws a new one.' : 'Each run draws a new seed.'}</span>
+          <span class="field-hint">{s.form.seedLocked ? 'Kept for every run.' : s.form.seedText ? 'Last seed used; the next run draws a new one.' : 'Each run draws a new seed.'}</span>
         }
       >
         <span class="field-error">{s.fieldErrors().seed}</span>

@@ -1,5 +1,6 @@
 import { createMemo, For, Show, type JSX } from 'solid-js';
-import { UPSCALE_FACTORS } from '../../lib/generation-parameters';
+import { UPSCALE_FACTORS } from '../../../protocol/pipeline-config';
+import { FORM_RANGES } from '../../lib/generate-form';
 import type { GenerateStore } from '../../stores/generate';
 
 interface StageBoxProps {
@@ -34,8 +35,8 @@ function StageBox(props: StageBoxProps) {
 /** Hires fix, refiner and upscaler stages after the generation. */
 export function StageOptions(props: { store: GenerateStore }) {
   const s = props.store;
-  const upscalers = createMemo(() => (s.upscalerModels.error ? [] : (s.upscalerModels.latest ?? [])));
-  const upscalersForFactor = createMemo(() => upscalers().filter((u) => u.scale === s.upscaleFactor()));
+  const upscalers = s.upscalerModels;
+  const upscalersForFactor = createMemo(() => upscalers().filter((u) => u.scale === s.form.upscale.factor));
 
   return (
     <div class="stage-options">
@@ -43,9 +44,9 @@ export function StageOptions(props: { store: GenerateStore }) {
         title="Hires fix"
         hint="enlarge, then refine at the larger size"
         testid="hires"
-        enabled={s.hiresOn()}
+        enabled={s.form.hires.on}
         onToggle={(on) => {
-          s.setHiresOn(on);
+          s.setForm('hires', 'on', on);
           s.clearFieldError('hires');
         }}
         error={s.fieldErrors().hires}
@@ -53,17 +54,17 @@ export function StageOptions(props: { store: GenerateStore }) {
         <div class="field-row">
           <label class="field">
             <span class="field-label">Scale</span>
-            <input type="number" min="1.05" max="4" step="0.05" data-testid="hires-scale" value={s.hiresScale()} onInput={(e) => s.setHiresScale(e.currentTarget.value)} />
+            <input type="number" min={FORM_RANGES.hiresScale.min} max={FORM_RANGES.hiresScale.max} step={FORM_RANGES.hiresScale.step} data-testid="hires-scale" value={s.form.hires.scale} onInput={(e) => s.setForm('hires', 'scale', e.currentTarget.value)} />
           </label>
           <label class="field grow">
             <span class="field-label">Upscaler</span>
-            <select data-testid="hires-upscaler" value={s.hiresUpscaler()} onChange={(e) => s.setHiresUpscaler(e.currentTarget.value)}>
-              <option value="latent" selected={s.hiresUpscaler() === 'latent'}>
+            <select data-testid="hires-upscaler" value={s.form.hires.upscaler} onChange={(e) => s.setForm('hires', 'upscaler', e.currentTarget.value)}>
+              <option value="latent" selected={s.form.hires.upscaler === 'latent'}>
                 Latent
               </option>
               <For each={upscalers()}>
                 {(u) => (
-                  <option value={u.name} selected={s.hiresUpscaler() === u.name}>
+                  <option value={u.name} selected={s.form.hires.upscaler === u.name}>
                     {u.name} (×{u.scale})
                   </option>
                 )}
@@ -74,11 +75,11 @@ export function StageOptions(props: { store: GenerateStore }) {
         <div class="field-row">
           <label class="field">
             <span class="field-label">Denoising</span>
-            <input type="number" min="0" max="1" step="0.05" data-testid="hires-strength" value={s.hiresStrength()} onInput={(e) => s.setHiresStrength(e.currentTarget.value)} />
+            <input type="number" min={FORM_RANGES.strength.min} max={FORM_RANGES.strength.max} step={FORM_RANGES.strength.step} data-testid="hires-strength" value={s.form.hires.strength} onInput={(e) => s.setForm('hires', 'strength', e.currentTarget.value)} />
           </label>
           <label class="field">
             <span class="field-label">Steps</span>
-            <input type="number" min="1" max="150" placeholder="same" data-testid="hires-steps" value={s.hiresSteps()} onInput={(e) => s.setHiresSteps(e.currentTarget.value)} />
+            <input type="number" min={FORM_RANGES.steps.min} max={FORM_RANGES.steps.max} placeholder="same" data-testid="hires-steps" value={s.form.hires.steps} onInput={(e) => s.setForm('hires', 'steps', e.currentTarget.value)} />
           </label>
         </div>
       </StageBox>
@@ -87,9 +88,9 @@ export function StageOptions(props: { store: GenerateStore }) {
         title="Refiner"
         hint="img2img over the result"
         testid="refiner"
-        enabled={s.refinerOn()}
+        enabled={s.form.refiner.on}
         onToggle={(on) => {
-          s.setRefinerOn(on);
+          s.setForm('refiner', 'on', on);
           s.clearFieldError('refiner');
         }}
         error={s.fieldErrors().refiner}
@@ -97,22 +98,22 @@ export function StageOptions(props: { store: GenerateStore }) {
         <div class="field-row">
           <label class="field">
             <span class="field-label">Strength</span>
-            <input type="number" min="0" max="1" step="0.05" data-testid="refiner-strength" value={s.refinerStrength()} onInput={(e) => s.setRefinerStrength(e.currentTarget.value)} />
+            <input type="number" min={FORM_RANGES.strength.min} max={FORM_RANGES.strength.max} step={FORM_RANGES.strength.step} data-testid="refiner-strength" value={s.form.refiner.strength} onInput={(e) => s.setForm('refiner', 'strength', e.currentTarget.value)} />
           </label>
           <label class="field">
             <span class="field-label">Steps</span>
-            <input type="number" min="1" max="150" placeholder="same" data-testid="refiner-steps" value={s.refinerSteps()} onInput={(e) => s.setRefinerSteps(e.currentTarget.value)} />
+            <input type="number" min={FORM_RANGES.steps.min} max={FORM_RANGES.steps.max} placeholder="same" data-testid="refiner-steps" value={s.form.refiner.steps} onInput={(e) => s.setForm('refiner', 'steps', e.currentTarget.value)} />
           </label>
         </div>
         <label class="field">
           <span class="field-label">Model</span>
-          <select data-testid="refiner-model" value={s.refinerModel()} onChange={(e) => s.setRefinerModel(e.currentTarget.value)}>
-            <option value="" selected={s.refinerModel() === ''}>
+          <select data-testid="refiner-model" value={s.form.refiner.model} onChange={(e) => s.setForm('refiner', 'model', e.currentTarget.value)}>
+            <option value="" selected={s.form.refiner.model === ''}>
               Same as above
             </option>
             <For each={s.usableModels()}>
               {(m) => (
-                <option value={m.name} selected={s.refinerModel() === m.name}>
+                <option value={m.name} selected={s.form.refiner.model === m.name}>
                   {m.name}
                 </option>
               )}
@@ -125,9 +126,9 @@ export function StageOptions(props: { store: GenerateStore }) {
         title="Upscale"
         hint="super-resolution model at the end"
         testid="upscale"
-        enabled={s.upscaleOn()}
+        enabled={s.form.upscale.on}
         onToggle={(on) => {
-          s.setUpscaleOn(on);
+          s.setForm('upscale', 'on', on);
           s.clearFieldError('upscaler');
         }}
         error={s.fieldErrors().upscaler}
@@ -135,13 +136,10 @@ export function StageOptions(props: { store: GenerateStore }) {
         <div class="field-row">
           <label class="field">
             <span class="field-label">Factor</span>
-            <select data-testid="gen-upscale-factor" value={String(s.upscaleFactor())} onChange={(e) => {
-                s.setUpscaleFactor(Number(e.currentTarget.value));
-                s.setUpscaleModel('');
-              }}>
+            <select data-testid="gen-upscale-factor" value={String(s.form.upscale.factor)} onChange={(e) => s.setUpscaleFactor(Number(e.currentTarget.value))}>
               <For each={UPSCALE_FACTORS}>
                 {(f) => (
-                  <option value={String(f)} selected={f === s.upscaleFactor()}>
+                  <option value={String(f)} selected={f === s.form.upscale.factor}>
                     ×{f}
                   </option>
                 )}
@@ -150,13 +148,13 @@ export function StageOptions(props: { store: GenerateStore }) {
           </label>
           <label class="field grow">
             <span class="field-label">Model</span>
-            <select data-testid="gen-upscale-model" value={s.upscaleModel()} onChange={(e) => s.setUpscaleModel(e.currentTarget.value)}>
-              <option value="" selected={s.upscaleModel() === ''}>
-                Default for ×{s.upscaleFactor()}
+            <select data-testid="gen-upscale-model" value={s.form.upscale.model} onChange={(e) => s.setForm('upscale', 'model', e.currentTarget.value)}>
+              <option value="" selected={s.form.upscale.model === ''}>
+                Default for ×{s.form.upscale.factor}
               </option>
               <For each={upscalersForFactor()}>
                 {(u) => (
-                  <option value={u.name} selected={s.upscaleModel() === u.name}>
+                  <option value={u.name} selected={s.form.upscale.model === u.name}>
                     {u.name}
                     {u.bundled ? '' : ' (imported)'}
                   </option>

@@ -1,14 +1,7 @@
 import { For, Show } from 'solid-js';
-import type { FamilySettings } from '../../../protocol/models';
+import { FAMILY_LABELS, type FamilySettings } from '../../../protocol/models';
 
-const FAMILY_LABELS: Record<FamilySettings['family'], string> = {
-  sd1: 'Stable Diffusion 1.x',
-  sd2: 'Stable Diffusion 2.x',
-  'sd-turbo': 'SD-Turbo',
-  lcm: 'Latent Consistency (LCM)',
-};
-// Lists as map keys or literals, type-checked against FamilySettings: importing the protocol's
-// values would pull zod into the main bundle (see labels.ts).
+// Lists as map keys or literals, type-checked against FamilySettings.
 const FAMILIES = Object.keys(FAMILY_LABELS) as Array<FamilySettings['family']>;
 const PREDICTION_LABELS: Record<FamilySettings['prediction_type'], string> = {
   epsilon: 'epsilon',

@@ -2,6 +2,7 @@
  * A prompt → chunks of at most 75 weighted tokens, as AUTOMATIC1111 splits long prompts: each
  * chunk is later wrapped to CLIP's 77 (start, tokens, end, padding) and encoded on its own.
  */
+import type { Emphasis } from '../../../protocol/pipeline-config';
 import { parsePromptAttention, type WeightedText } from './attention';
 
 /**
@@ -11,7 +12,7 @@ import { parsePromptAttention, type WeightedText } from './attention';
  * - `ignore`: brackets are parsed away but weights are not applied;
  * - `none`: the prompt is taken literally: brackets and BREAK are plain text.
  */
-export type Emphasis = 'original' | 'no-norm' | 'ignore' | 'none';
+export type { Emphasis } from '../../../protocol/pipeline-config';
 
 /** Prompt tokens per chunk; with the start and end tokens a chunk is CLIP's 77. */
 export const CHUNK_TOKENS = 75;

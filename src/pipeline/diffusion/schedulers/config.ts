@@ -10,7 +10,7 @@
  *   rather than a silently different schedule.
  */
 import { z } from 'zod';
-import type { FullSchedulerConfig, SchedulerName } from './types';
+import { SCHEDULER_NAMES, type FullSchedulerConfig, type SchedulerName } from './types';
 
 const int = (min: number) => z.number().int().min(min);
 const positive = z.number().positive();
@@ -91,7 +91,7 @@ export function resolveConfig<K extends keyof FullSchedulerConfig>(
 
 /** Unimplemented options: key → values that mean "off" (diffusers default and equivalents). */
 const UNSUPPORTED: Record<string, { accepted: readonly unknown[]; classes: readonly SchedulerName[] }> = {
-  rescale_betas_zero_snr: { accepted: [false], classes: ['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'lcm'] },
+  rescale_betas_zero_snr: { accepted: [false], classes: SCHEDULER_NAMES },
   thresholding: { accepted: [false], classes: ['ddim', 'dpmpp_2m', 'lcm'] },
   use_exponential_sigmas: { accepted: [false, null], classes: ['euler', 'dpmpp_2m'] },
   use_beta_sigmas: { accepted: [false, null], classes: ['euler', 'dpmpp_2m'] },

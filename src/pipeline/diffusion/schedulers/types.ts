@@ -8,8 +8,9 @@ import type { Tensor } from '../../tensor';
 
 export type { NoiseSource };
 
-export const SCHEDULER_NAMES = ['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'lcm'] as const;
-export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
+import type { SchedulerName } from '../../../protocol/pipeline-config';
+
+export { SCHEDULER_NAMES, type SchedulerName } from '../../../protocol/pipeline-config';
 
 export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
 export type TimestepSpacing = 'linspace' | 'leading' | 'trailing';

@@ -1,20 +1,19 @@
 // @vitest-environment node
 import { describe, expect, it } from 'vitest';
 import { parseInfotext, toGenerationParams } from '../../src/media/infotext';
-import { textChunks } from '../../workers/job-queue';
+import { textChunks } from '../../src/media/artifact-png';
+import { refinerArtifact, textToImageArtifact, upscalerArtifact } from '../helpers/stage-metadata';
 
 describe('textChunks (what a PNG of ours carries)', () => {
   it('a refined image: A1111 img2img infotext with its final size, denoising strength and hires fix', () => {
-    const metadata = {
-      stage: 'refiner',
-      stage_type: 'refiner',
+    const metadata = refinerArtifact({
       model: 'tiny-sd15',
       strength: 0.45,
       scheduler: 'dpmpp_2m karras',
-      output_shape: [128, 96, 4],
+      output_size: [96, 128],
       high_res_fix: { scale: 2, upscaler: 'latent', from: [48, 64], to: [96, 128] },
       parameters: { prompt: 'a red fox, snow', negative_prompt: 'blurry', steps: 12, guidance_scale: 6.5, seed: 77, width: 48, height: 64, strength: 0.45 },
-    };
+    });
     const chunks = textChunks(metadata);
     expect(chunks.map((c) => c.keyword)).toEqual(['parameters', 'media-lab']);
     const parsed = parseInfotext(chunks[0].text);
@@ -38,21 +37,10 @@ describe('textChunks (what a PNG of ours carries)', () => {
   });
 
   it('a generated image has no denoising strength; an upscaled one only our JSON', () => {
-    const generated = textChunks({
-      stage_type: 'text_to_image',
-      model: 'm',
-      prompt: 'p',
-      negative_prompt: '',
-      steps: 4,
-      guidance_scale: 7,
-      scheduler: 'euler_a',
-      seed: 3,
-      width: 64,
-      height: 64,
-    });
+    const generated = textChunks(textToImageArtifact({ model: 'm', prompt: 'p', steps: 4, guidance_scale: 7, scheduler: 'euler_a', seed: 3, width: 64, height: 64 }));
     const parsed = parseInfotext(generated[0].text);
     expect(parsed.params).toMatchObject({ Steps: '4', Sampler: 'Euler a', Seed: '3', Size: '64x64', Model: 'm' });
     expect(parsed.params['Denoising strength']).toBeUndefined();
-    expect(textChunks({ stage_type: 'upscaler', upscale_factor: 2 }).map((c) => c.keyword)).toEqual(['media-lab']);
+    expect(textChunks(upscalerArtifact({ upscale_factor: 2 })).map((c) => c.keyword)).toEqual(['media-lab']);
   });
 });

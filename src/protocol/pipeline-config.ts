@@ -1,0 +1,245 @@
+/**
+ * The pipeline config every job runs (DESIGN.md §2, snake_case as in the seed), with every stage's
+ * parameter schema and every limit and enum those parameters have. One definition of each: the
+ * Generate form, the PNG/config loader, the stages and the denoising loop all import them from
+ * here, so a value one of them accepts is a value all of them accept.
+ *
+ * ```json
+ * {"stages": [{"stage_type": "upscaler", "name": "up", "parameters": {"upscale_factor": 4}}], "parameters": {}}
+ * ```
+ */
+import { z } from 'zod';
+
+// ---------------------------------------------------------------------------------------------
+// Limits and enums
+
+/** Inclusive bounds. Sides are also multiples of `side.multiple` (the VAE's 8× downscale). */
+export const LIMITS = {
+  steps: { min: 1, max: 1000 },
+  guidance_scale: { min: 0, max: 30 },
+  side: { min: 64, max: 4096, multiple: 8 },
+  batch_size: { min: 1, max: 16 },
+  /** ComfyUI seeds reach 2^50 and beyond; JSON numbers are exact up to 2^53 − 1. */
+  seed: { min: 0, max: Number.MAX_SAFE_INTEGER },
+  strength: { min: 0, max: 1 },
+  /** Hires fix: more than `above`, at most `max`. */
+  high_res_scale: { above: 1, max: 4 },
+  tile_size: { min: 16, max: 4096 },
+  tile_overlap: { min: 0, max: 512 },
+} as const;
+
+export const UPSCALE_FACTORS = [2, 3, 4, 8] as const;
+export type UpscaleFactor = (typeof UPSCALE_FACTORS)[number];
+
+/** Largest image an upscale may produce: the RGBA result plus a float accumulator must fit in memory. */
+export const MAX_OUTPUT_PIXELS = 8192 * 4096;
+
+export const SCHEDULER_NAMES = ['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'lcm'] as const;
+export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
+/** Used when neither the job nor the model's family names one. */
+export const DEFAULT_SCHEDULER: SchedulerName = 'euler';
+
+/** The samplers a Karras noise schedule applies to (the loop refuses it for the others). */
+export const KARRAS_SCHEDULERS: readonly SchedulerName[] = ['euler', 'dpmpp_2m'];
+export const supportsKarras = (scheduler: SchedulerName): boolean => KARRAS_SCHEDULERS.includes(scheduler);
+
+/** How `(x:1.2)` weights act: A1111's "Emphasis mode" setting. */
+export const EMPHASIS_MODES = ['original', 'no-norm', 'ignore', 'none'] as const;
+export type Emphasis = (typeof EMPHASIS_MODES)[number];
+
+export const DEFAULTS = {
+  steps: 20,
+  guidance_scale: 7.5,
+  scheduler: DEFAULT_SCHEDULER,
+  side: 512,
+  batch_size: 1,
+  seed: 0,
+  emphasis: 'original' as Emphasis,
+  upscale_factor: 2 as UpscaleFactor,
+  /** The seed's refiner strength. */
+  refiner_strength: 0.3,
+  /** A1111's hires fix denoising strength. */
+  hires_strength: 0.5,
+  hires_upscaler: 'latent',
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// Field schemas: the limits above with messages that say what is allowed
+
+const number = (name: string) => z.number({ error: `${name} must be a number` }).refine(Number.isFinite, { message: `${name} must be a finite number` });
+const whole = (name: string) => z.number({ error: `${name} must be a number` }).int(`${name} must be a whole number`);
+/** `name` within [min, max], each end saying which bound was crossed. */
+const bounded = <T extends z.ZodNumber>(schema: T, name: string, { min, max }: { min: number; max: number }) =>
+  schema.min(min, `${name} must be at least ${min}`).max(max, `${name} must be at most ${max}`);
+
+export const Steps = bounded(whole('steps'), 'steps', LIMITS.steps);
+export const GuidanceScale = bounded(z.number({ error: 'guidance_scale must be a number' }), 'guidance_scale', LIMITS.guidance_scale);
+/** A width or height: a multiple of 8 within the side limits. */
+export const side = (name: 'width' | 'height') => {
+  const { min, max, multiple } = LIMITS.side;
+  const message = `${name} must be a multiple of ${multiple} from ${min} to ${max}`;
+  return whole(name)
+    .min(min, message)
+    .max(max, message)
+    .refine((v) => v % multiple === 0, { message });
+};
+export const BatchSize = bounded(whole('batch_size'), 'batch_size', LIMITS.batch_size);
+export const Seed = bounded(whole('seed'), 'seed', LIMITS.seed);
+export const Strength = number('strength')
+  .min(LIMITS.strength.min, 'strength must be between 0 and 1')
+  .max(LIMITS.strength.max, 'strength must be between 0 and 1');
+export const Scheduler = z.enum(SCHEDULER_NAMES, { error: `scheduler must be one of ${SCHEDULER_NAMES.join(', ')}` });
+export const EmphasisMode = z.enum(EMPHASIS_MODES, { error: `emphasis must be one of ${EMPHASIS_MODES.join(', ')}` });
+export const UpscaleFactorSchema = z
+  .number({ error: `upscale_factor must be one of ${UPSCALE_FACTORS.join(', ')}` })
+  .refine((v): v is UpscaleFactor => (UPSCALE_FACTORS as readonly number[]).includes(v), {
+    message: `upscale_factor must be one of ${UPSCALE_FACTORS.join(', ')}`,
+  });
+const ModelName = z.string().min(1, 'model must be a model name');
+
+/** Float32 noise `[b, 4, h/8, w/8]` given to reproduce an image exactly (the pipeline's Tensor). */
+export const LatentsTensor = z.custom<{ data: Float32Array; dims: readonly number[] }>(
+  (v) => typeof v === 'object' && v !== null && (v as { data?: unknown }).data instanceof Float32Array,
+  { message: 'latents must be a float32 tensor' },
+);
+
+// ---------------------------------------------------------------------------------------------
+// Stage parameters (what each stage_type reads; absent = its default, or the model family's)
+
+/** The seed's TextToImageStage: Stable Diffusion text-to-image. */
+export const TextToImageParameters = z.object({
+  /** Required by the time the stage runs (it may come from `input_data`). */
+  prompt: z.string({ error: 'prompt must be text' }).optional(),
+  negative_prompt: z.string({ error: 'negative_prompt must be text' }).default(''),
+  /** A registered checkpoint; absent = the default one. */
+  model: ModelName.optional(),
+  /** Required by the time the stage runs: the worker draws one when a job has none. */
+  seed: Seed.optional(),
+  /** Absent = the model family's default. */
+  steps: Steps.optional(),
+  guidance_scale: GuidanceScale.optional(),
+  scheduler: Scheduler.optional(),
+  karras: z.boolean({ error: 'karras must be true or false' }).default(false),
+  width: side('width').optional(),
+  height: side('height').optional(),
+  batch_size: BatchSize.default(DEFAULTS.batch_size),
+  emphasis: EmphasisMode.default(DEFAULTS.emphasis),
+  latents: LatentsTensor.optional(),
+});
+export type TextToImageParameters = z.infer<typeof TextToImageParameters>;
+
+const HIGH_RES_SHAPE = "high_res_fix must be false or { scale: a number greater than 1 and at most 4, upscaler: 'latent' or an upscaler model name }";
+const HIGH_RES_SCALE = `high_res_fix scale must be greater than ${LIMITS.high_res_scale.above} and at most ${LIMITS.high_res_scale.max}`;
+
+/**
+ * A1111's hires fix: enlarge the image by `scale`, then img2img at the new size. `upscaler` is
+ * 'latent' (bilinear on the VAE latents, A1111's "Latent") or a registered upscaler model.
+ */
+export const HighResFix = z
+  .object({
+    scale: z
+      .number({ error: HIGH_RES_SCALE })
+      .refine((v) => Number.isFinite(v) && v > LIMITS.high_res_scale.above && v <= LIMITS.high_res_scale.max, { message: HIGH_RES_SCALE }),
+    upscaler: z.string().min(1, "high_res_fix upscaler must be 'latent' or an upscaler model name").default(DEFAULTS.hires_upscaler),
+  })
+  .strict();
+export type HighResFix = z.infer<typeof HighResFix>;
+
+/** The seed's RefinerStage: img2img at a denoising strength. */
+export const RefinerParameters = z.object({
+  strength: Strength.default(DEFAULTS.refiner_strength),
+  /** Absent = the model that made the image (text_to_image's), else the default checkpoint. */
+  model: ModelName.optional(),
+  /** Absent = the prompts that made the image (text_to_image's, as A1111's hires fix does), else ''. */
+  prompt: z.string({ error: 'prompt must be text' }).optional(),
+  negative_prompt: z.string({ error: 'negative_prompt must be text' }).optional(),
+  steps: Steps.optional(),
+  guidance_scale: GuidanceScale.optional(),
+  scheduler: Scheduler.optional(),
+  karras: z.boolean({ error: 'karras must be true or false' }).default(false),
+  /** Absent = the seed that made the image, else 0. */
+  seed: Seed.optional(),
+  emphasis: EmphasisMode.default(DEFAULTS.emphasis),
+  /** false (or null) = refine at the image's own size. */
+  high_res_fix: z
+    .union([z.literal(false), z.null().transform(() => false as const), HighResFix], { error: HIGH_RES_SHAPE })
+    .default(false),
+});
+export type RefinerParameters = z.infer<typeof RefinerParameters>;
+
+/** The seed's UpscalerStage: a super-resolution model run tile by tile. */
+export const UpscalerParameters = z.object({
+  upscale_factor: UpscaleFactorSchema.default(DEFAULTS.upscale_factor),
+  /** Registered upscaler name; absent = the bundled model for the factor. */
+  model: ModelName.optional(),
+  /** Tile edge in input pixels; absent = the largest the device allows. */
+  tile_size: whole('tile_size').min(LIMITS.tile_size.min).max(LIMITS.tile_size.max).optional(),
+  /** Pixels neighbouring tiles share; absent = enough for the model's receptive field. */
+  tile_overlap: whole('tile_overlap').min(LIMITS.tile_overlap.min).max(LIMITS.tile_overlap.max).optional(),
+});
+export type UpscalerParameters = z.infer<typeof UpscalerParameters>;
+
+/** Every stage_type and the parameters it reads. A new stage is added here, once. */
+export const STAGE_PARAMETERS = {
+  text_to_image: TextToImageParameters,
+  refiner: RefinerParameters,
+  upscaler: UpscalerParameters,
+} as const;
+export type StageType = keyof typeof STAGE_PARAMETERS;
+export const STAGE_TYPES = Object.keys(STAGE_PARAMETERS) as StageType[];
+export const isStageType = (value: unknown): value is StageType => typeof value === 'string' && Object.hasOwn(STAGE_PARAMETERS, value);
+export type StageParameters<T extends StageType> = z.infer<(typeof STAGE_PARAMETERS)[T]>;
+
+// ---------------------------------------------------------------------------------------------
+// The config
+
+/**
+ * One stage as configured. Its parameters may be partial: a job's `input_data` and the config's
+ * own `parameters` fill in the rest (stage < config.parameters < input_data); unknown keys are
+ * refused, since a misspelt key would otherwise be silently ignored.
+ */
+const stageConfig = <T extends StageType, P extends z.ZodRawShape>(stageType: T, parameters: z.ZodObject<P>) =>
+  z.object({
+    stage_type: z.literal(stageType),
+    name: z.string().min(1, 'name must not be empty').optional(),
+    parameters: parameters.partial().strict().default({} as never),
+  });
+
+export const StageConfig = z.discriminatedUnion(
+  'stage_type',
+  [
+    stageConfig('text_to_image', STAGE_PARAMETERS.text_to_image),
+    stageConfig('refiner', STAGE_PARAMETERS.refiner),
+    stageConfig('upscaler', STAGE_PARAMETERS.upscaler),
+  ],
+  {
+    error: (issue) => {
+      if (issue.code !== 'invalid_union') return undefined;
+      const type = (issue.input as { stage_type?: unknown } | undefined)?.stage_type;
+      const known = `(known: ${STAGE_TYPES.join(', ')})`;
+      return typeof type === 'string' ? `unknown stage_type '${type}' ${known}` : `stage_type is missing ${known}`;
+    },
+  },
+);
+export type StageConfig = z.infer<typeof StageConfig>;
+
+export const PipelineConfig = z.object({
+  stages: z.array(StageConfig, { error: 'stages must be a list of stages' }).min(1, 'a pipeline needs at least one stage'),
+  /** Values for every stage that takes the key (between a stage's own and the job's input_data). */
+  parameters: z.record(z.string(), z.unknown()).default({}),
+});
+export type PipelineConfig = z.infer<typeof PipelineConfig>;
+/** A config as written (defaults not yet applied), e.g. built by the UI or loaded from a file. */
+export type PipelineConfigInput = z.input<typeof PipelineConfig>;
+export type StageConfigInput = PipelineConfigInput['stages'][number];
+
+/** A zod issue list as one line a person can read: `stages[0].parameters.upscale_factor: ...`. */
+export function formatZodError(error: z.ZodError, prefix = ''): string {
+  return error.issues
+    .map((issue) => {
+      const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+      const where = `${prefix}${path}`.replace(/^\./, '');
+      return where ? `${where}: ${issue.message}` : issue.message;
+    })
+    .join('; ');
+}

@@ -1,0 +1,121 @@
+/**
+ * What each stage reports about its run: the metadata a job result holds per stage and every
+ * artifact carries (with its `stage` name and the `parameters` it ran with). One naming for
+ * sizes everywhere: `[width, height]`.
+ *
+ * The schemas are loose (unknown keys are kept): records written by older builds are read with
+ * them, and a newer build may add a key without breaking an older page.
+ */
+import { z } from 'zod';
+import { EmphasisMode, HighResFix, UpscaleFactorSchema } from './pipeline-config';
+
+/** `[width, height]` in pixels. */
+export const ImageSize = z.tuple([z.number().int().positive(), z.number().int().positive()]);
+export type ImageSize = z.infer<typeof ImageSize>;
+
+const ModelIdentity = {
+  /** The registered checkpoint's name. */
+  model: z.string(),
+  /** A1111's short "Model hash": the first 10 hex digits of the UNet file's SHA-256. */
+  model_hash: z.string().optional(),
+  /** SHA-256 of each component file (role → hex). */
+  model_hashes: z.record(z.string(), z.string()).optional(),
+};
+
+export const TextToImageMetadata = z
+  .object({
+    stage_type: z.literal('text_to_image'),
+    ...ModelIdentity,
+    prompt: z.string(),
+    negative_prompt: z.string(),
+    steps: z.number(),
+    guidance_scale: z.number(),
+    /** As run, e.g. `dpmpp_2m karras`. */
+    scheduler: z.string(),
+    karras: z.boolean(),
+    width: z.number(),
+    height: z.number(),
+    seed: z.number(),
+    batch_size: z.number(),
+    emphasis: EmphasisMode,
+    /** 'given' when the job supplied its own noise. */
+    latents: z.literal('given').optional(),
+    rng: z.string(),
+    timesteps: z.array(z.number()),
+    prompt_chunks: z.number(),
+    /** True when the prompt had to be cut to the UNet's fixed 77 tokens. */
+    prompt_truncated: z.boolean(),
+    output_size: ImageSize,
+    ms: z.number(),
+  })
+  .loose();
+export type TextToImageMetadata = z.infer<typeof TextToImageMetadata>;
+
+export const RefinerMetadata = z
+  .object({
+    stage_type: z.literal('refiner'),
+    ...ModelIdentity,
+    strength: z.number(),
+    /** false, or the hires fix as run: the sizes it went `from` and `to` (`[w, h]`). */
+    high_res_fix: z.union([z.literal(false), HighResFix.extend({ from: ImageSize, to: ImageSize })]),
+    /** UNet steps actually run (steps × strength). */
+    steps_run: z.number(),
+    scheduler: z.string(),
+    seed: z.number(),
+    output_size: ImageSize,
+    ms: z.number(),
+  })
+  .loose();
+export type RefinerMetadata = z.infer<typeof RefinerMetadata>;
+
+export const UpscalerMetadata = z
+  .object({
+    stage_type: z.literal('upscaler'),
+    /** The upscaler model's id, e.g. `esrgan-slim-x4`. */
+    model: z.string(),
+    upscale_factor: UpscaleFactorSchema,
+    input_size: ImageSize,
+    output_size: ImageSize,
+    tiles: z.number(),
+    tile_size: z.number(),
+    tile_overlap: z.number(),
+    /** `wasm`, `webgpu` or `node`. */
+    backend: z.string(),
+    ms: z.number(),
+  })
+  .loose();
+export type UpscalerMetadata = z.infer<typeof UpscalerMetadata>;
+
+/** One stage's metadata, told apart by `stage_type`. */
+export const StageMetadata = z.discriminatedUnion('stage_type', [TextToImageMetadata, RefinerMetadata, UpscalerMetadata]);
+export type StageMetadata = z.infer<typeof StageMetadata>;
+
+/** What an artifact carries: its stage's metadata, the stage's name and the parameters it ran with. */
+export type ArtifactMetadata = StageMetadata & {
+  stage: string;
+  parameters: Record<string, unknown>;
+  /** Which image of a batch (text_to_image). */
+  batch_index?: number;
+  /** The whole job (pipeline and inputs, no binaries), as written into the PNG. */
+  job?: unknown;
+};
+
+/**
+ * A stored artifact's metadata, typed; undefined when it is not one a stage of this app wrote.
+ * Refiner records from before sizes had one naming said `output_shape: [h, w, 4]`.
+ */
+export function readArtifactMetadata(raw: unknown): ArtifactMetadata | undefined {
+  if (raw === null || typeof raw !== 'object') return undefined;
+  let value = raw as Record<string, unknown>;
+  const shape = value.output_shape;
+  if (value.output_size === undefined && Array.isArray(shape) && shape.length === 3) {
+    value = { ...value, output_size: [shape[1], shape[0]] };
+  }
+  const parsed = StageMetadata.safeParse(value);
+  if (!parsed.success) return undefined;
+  return {
+    ...parsed.data,
+    stage: typeof value.stage === 'string' ? value.stage : parsed.data.stage_type,
+    parameters: value.parameters !== null && typeof value.parameters === 'object' ? (value.parameters as Record<string, unknown>) : {},
+  } as ArtifactMetadata;
+}
