@@ -47,6 +47,9 @@ export const supportsKarras = (scheduler: SchedulerName): boolean => KARRAS_SCHE
 export const EMPHASIS_MODES = ['original', 'no-norm', 'ignore', 'none'] as const;
 export type Emphasis = (typeof EMPHASIS_MODES)[number];
 
+/** Prompt tokens per chunk (CLIP's 77 less the start and end tokens), as A1111 counts them. */
+export const PROMPT_CHUNK_TOKENS = 75;
+
 export const DEFAULTS = {
   steps: 20,
   guidance_scale: 7.5,

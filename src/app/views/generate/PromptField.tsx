@@ -1,5 +1,6 @@
 import { createEffect, createSignal, on, onCleanup, Show } from 'solid-js';
 import { countTokens, type TokenCount } from '../../../client/generate';
+import { PROMPT_CHUNK_TOKENS, type Emphasis } from '../../../protocol/pipeline-config';
 
 export interface PromptFieldProps {
   label: string;
@@ -9,19 +10,18 @@ export interface PromptFieldProps {
   placeholder?: string;
   rows?: number;
   error?: string;
-  emphasis: 'original' | 'no-norm' | 'ignore' | 'none';
+  emphasis: Emphasis;
   /** Ctrl/Cmd+Enter. */
   onSubmit?: () => void;
 }
 
 /** Pause after typing before the tokens are counted (the count runs in its own worker). */
 const COUNT_DELAY_MS = 200;
-export const CHUNK_TOKENS = 75;
 
 /** "12/75", "80/150 (2 chunks)": A1111's counter, one 75-token chunk per CLIP pass. */
 export function formatTokenCount(count: TokenCount): string {
   const chunks = Math.max(1, count.perChunk.length);
-  const text = `${count.total}/${chunks * CHUNK_TOKENS}`;
+  const text = `${count.total}/${chunks * PROMPT_CHUNK_TOKENS}`;
   return chunks > 1 ? `${text} (${chunks} chunks)` : text;
 }
 

@@ -2,7 +2,7 @@
  * A prompt → chunks of at most 75 weighted tokens, as AUTOMATIC1111 splits long prompts: each
  * chunk is later wrapped to CLIP's 77 (start, tokens, end, padding) and encoded on its own.
  */
-import type { Emphasis } from '../../../protocol/pipeline-config';
+import { PROMPT_CHUNK_TOKENS, type Emphasis } from '../../../protocol/pipeline-config';
 import { parsePromptAttention, type WeightedText } from './attention';
 
 /**
@@ -15,7 +15,7 @@ import { parsePromptAttention, type WeightedText } from './attention';
 export type { Emphasis } from '../../../protocol/pipeline-config';
 
 /** Prompt tokens per chunk; with the start and end tokens a chunk is CLIP's 77. */
-export const CHUNK_TOKENS = 75;
+export const CHUNK_TOKENS = PROMPT_CHUNK_TOKENS;
 export const CHUNK_LENGTH = CHUNK_TOKENS + 2;
 /** A1111's `comma_padding_backtrack` default. */
 export const COMMA_BACKTRACK = 20;
