@@ -31,6 +31,27 @@ export interface UpscalerProvider {
   available(): Promise<Array<{ name: string; scale: number }>>;
 }
 
+/**
+ * How a detector's outputs are decoded: MediaPipe SSD anchors (`blazeface`: box + 6 face
+ * keypoints; `palm`: box + 7 hand keypoints) or YOLO-style `[1, 4 + classes, N]`.
+ */
+export type DetectorLayout = 'blazeface' | 'palm' | 'yolo';
+
+/** An object detector: a letterboxed square image in, the model's raw outputs out. */
+export interface DetectorPort {
+  /** Short name for messages and metadata, e.g. `blazeface-back`. */
+  readonly id: string;
+  readonly layout: DetectorLayout;
+  /** Side of the square NCHW input `[1, 3, S, S]`. */
+  readonly inputSize: number;
+  /** Value range of input pixels, e.g. [-1, 1] or [0, 1]. */
+  readonly valueRange: readonly [number, number];
+  /** Class names by class index (`['face']`, `['hand']`, a YOLO model's names). */
+  readonly classes: readonly string[];
+  /** Every output of the model, as float32, in the session's output order. */
+  run(input: Tensor): Promise<Tensor[]>;
+}
+
 export interface ArtifactSink {
   /** Store an image under `name` (e.g. `<job>/generated_upscaled.png`); returns the artifact id. */
   save(name: string, image: RgbaImage, metadata: ArtifactMetadata): Promise<string>;

@@ -61,8 +61,8 @@ test('imports a tiny diffusers folder through the folder input, verifies it, kee
   const foreign = await guardOrigin(context, server.origin);
   await openModels(page);
   await expect(page.getByTestId('checkpoint-guidance')).toBeVisible();
-  // Bundled upscalers are listed read-only.
-  await expect(page.getByTestId('model-row')).toHaveCount(4);
+  // Bundled upscalers (4) and detectors (2) are listed read-only.
+  await expect(page.getByTestId('model-row')).toHaveCount(6);
   const paths = writeFolder('tiny-sd15');
   await page.getByTestId('import-folder-input').setInputFiles(join(dir, 'tiny-sd15'));
   void paths;
@@ -94,7 +94,7 @@ test('bad inputs through the UI: pickles refused, a single-file checkpoint expla
   await expect(page.getByTestId('scan-results')).toContainText(/not an ONNX model/);
   await expect(page.getByTestId('scan-results')).toContainText(/overlap/);
   // Nothing importable: the registry is unchanged.
-  await expect(page.getByTestId('model-row')).toHaveCount(4);
+  await expect(page.getByTestId('model-row')).toHaveCount(6);
 });
 
 test('more bad inputs through the UI: truncated ONNX, missing external data, a folder of JPEGs', async ({ page }) => {
@@ -115,7 +115,7 @@ test('more bad inputs through the UI: truncated ONNX, missing external data, a f
   writeFileSync(join(dir, 'photos', 'b.png'), Buffer.alloc(100));
   await page.getByTestId('import-folder-input').setInputFiles(join(dir, 'photos'));
   await expect(page.getByTestId('view-models')).toContainText(/no model/i);
-  await expect(page.getByTestId('model-row')).toHaveCount(4);
+  await expect(page.getByTestId('model-row')).toHaveCount(6);
 });
 
 test('closing the page in the middle of a big import leaves no half model and no orphan chunks', async ({ browser }) => {
@@ -151,7 +151,7 @@ test('closing the page in the middle of a big import leaves no half model and no
 
   const again = await context.newPage();
   await openModels(again);
-  await expect(again.getByTestId('model-row')).toHaveCount(4);
+  await expect(again.getByTestId('model-row')).toHaveCount(6);
   await expect.poll(() => countStore(again, 'model_chunks'), { timeout: 30_000 }).toBe(0);
   expect(await countStore(again, 'models')).toBe(0);
   await context.close();

@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { decode } from 'fast-png';
 import * as ort from 'onnxruntime-web';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { convertEsrganSlim, convertTfjsModel, MODELS_DIR, PACKAGE_DIR, type BundledModelEntry } from '../../src/registry/convert/cli';
+import { BundledManifest, isBundledUpscaler } from '../../src/registry/bundled';
+import { convertEsrganSlim, convertTfjsModel, MODELS_DIR, PACKAGE_DIR } from '../../src/registry/convert/cli';
 import { parseLayersModel, weightShardPaths } from '../../src/registry/convert/tfjs-layers';
 import { toOnnx } from '../../src/registry/convert/to-onnx';
 
@@ -36,6 +37,8 @@ async function run(model: Uint8Array, data: Float32Array, dims: number[]): Promi
 
 const readModel = async (file: string) => new Uint8Array(await readFile(path.join(MODELS_DIR, file)));
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+/** models.json's upscalers (it lists the bundled detectors too: convert-graph.test.ts). */
+const readUpscalerEntries = async () => BundledManifest.parse(JSON.parse(await readFile(path.join(MODELS_DIR, 'models.json'), 'utf8'))).models.filter(isBundledUpscaler);
 
 /** Deterministic pseudo-random 0..255 image (NCHW), so failures are reproducible. */
 function noiseImage(channels: number, height: number, width: number, seed = 1): Float32Array {
@@ -50,7 +53,7 @@ function noiseImage(channels: number, height: number, width: number, seed = 1): 
 
 describe('bundled esrgan-slim models', () => {
   it('are exactly what the converter produces from the package (models.json and the .onnx files)', async () => {
-    const manifest = JSON.parse(await readFile(path.join(MODELS_DIR, 'models.json'), 'utf8')) as { models: BundledModelEntry[] };
+    const manifest = { models: await readUpscalerEntries() };
     const fresh = await convertEsrganSlim();
     expect(manifest.models).toEqual(fresh.map((r) => r.entry));
     for (const { entry, bytes } of fresh) {
@@ -104,7 +107,7 @@ describe('bundled esrgan-slim models', () => {
   });
 
   it('x2 output depends on no input pixel further away than receptive_radius', async () => {
-    const manifest = JSON.parse(await readFile(path.join(MODELS_DIR, 'models.json'), 'utf8')) as { models: BundledModelEntry[] };
+    const manifest = { models: await readUpscalerEntries() };
     const { receptive_radius: radius, scale } = manifest.models.find((m) => m.scale === 2)!;
     const size = 2 * radius + 12;
     const centre = size >> 1;

@@ -153,11 +153,15 @@ describe('registration, queries and management (the seed registry, with storage)
     expect(await registry.getModelPath('nope')).toBeNull();
     expect((await registry.getModel('ink'))?.model_type).toBe('lora');
     expect(await registry.getModel('nope')).toBeUndefined();
-    expect((await registry.listAll()).map((m) => m.name)).toEqual(['esrgan-slim-x2', 'esrgan-slim-x3', 'esrgan-slim-x4', 'esrgan-slim-x8', 'e', 'ink']);
+    expect((await registry.listAll()).map((m) => m.name)).toEqual(['esrgan-slim-x2', 'esrgan-slim-x3', 'esrgan-slim-x4', 'esrgan-slim-x8', 'blazeface-back', 'mediapipe-palm', 'e', 'ink']);
     expect((await registry.listModels('lora')).map((m) => m.name)).toEqual(['ink']);
     expect(await registry.listModels('checkpoint')).toEqual([]);
-    expect(await registry.countModels()).toBe(6);
+    expect(await registry.countModels()).toBe(8);
     expect(await registry.countModels('upscaler')).toBe(4);
+    expect((await registry.listModels('detector')).map((m) => [m.name, m.components[0].role, m.read_only])).toEqual([
+      ['blazeface-back', 'detector', true],
+      ['mediapipe-palm', 'detector', true],
+    ]);
     expect(await registry.modelExists('ink')).toBe(true);
     expect(await registry.modelExists('esrgan-slim-x4')).toBe(true);
     expect(await registry.modelExists('nope')).toBe(false);
@@ -177,7 +181,7 @@ describe('registration, queries and management (the seed registry, with storage)
     await expect(registry.rename('esrgan-slim-x2', 'x')).rejects.toThrow(/ships with the app/);
     expect(await registry.clear()).toBe(1);
     expect(await repo.count()).toBe(0);
-    expect(await registry.countModels()).toBe(4);
+    expect(await registry.countModels()).toBe(6);
   });
 });
 

@@ -5,7 +5,7 @@
 import type { UpscalerPort, UpscalerProvider } from '../../src/pipeline/ports';
 import type { Tensor } from '../../src/pipeline/tensor';
 import type { Backend } from '../../src/protocol/schemas';
-import { BundledManifest, sha256Hex, type BundledModel } from '../../src/registry/bundled';
+import { BundledManifest, isBundledUpscaler, verifiedBundledBytes, type BundledUpscaler } from '../../src/registry/bundled';
 import { maxTileSize, type DeviceLimits } from './tile-size';
 import type { Ort, OrtSession } from './types';
 
@@ -38,16 +38,17 @@ export class UnknownModelError extends Error {
 }
 
 export class OrtUpscalerProvider implements UpscalerProvider {
-  private manifest: Promise<BundledModel[]> | null = null;
+  private manifest: Promise<BundledUpscaler[]> | null = null;
   private sessions = new Map<string, Promise<OrtSession>>();
 
   constructor(private readonly options: OrtUpscalerOptions) {}
 
-  models(): Promise<BundledModel[]> {
+  /** The bundled upscalers (models.json lists the bundled detectors too). */
+  models(): Promise<BundledUpscaler[]> {
     this.manifest ??= this.options.readModelFile('models.json').then((bytes) => {
       const parsed = BundledManifest.safeParse(JSON.parse(new TextDecoder().decode(bytes)));
       if (!parsed.success) throw new Error(`models.json is malformed: ${parsed.error.message}`);
-      return parsed.data.models;
+      return parsed.data.models.filter(isBundledUpscaler);
     });
     return this.manifest;
   }
@@ -134,7 +135,7 @@ export class OrtUpscalerProvider implements UpscalerProvider {
     };
   }
 
-  private session(model: BundledModel): Promise<OrtSession> {
+  private session(model: BundledUpscaler): Promise<OrtSession> {
     let session = this.sessions.get(model.name);
     if (!session) {
       session = this.createSession(model);
@@ -145,12 +146,8 @@ export class OrtUpscalerProvider implements UpscalerProvider {
     return session;
   }
 
-  private async createSession(model: BundledModel): Promise<OrtSession> {
-    const bytes = await this.options.readModelFile(model.file);
-    const digest = await sha256Hex(bytes);
-    if (digest !== model.sha256) {
-      throw new Error(`bundled model ${model.file} is damaged (sha256 ${digest.slice(0, 12)}…, expected ${model.sha256.slice(0, 12)}…); reload the app to fetch it again`);
-    }
+  private async createSession(model: BundledUpscaler): Promise<OrtSession> {
+    const bytes = await verifiedBundledBytes(model, await this.options.readModelFile(model.file));
     return this.options.ort.InferenceSession.create(bytes, {
       executionProviders: [this.options.backend],
       graphOptimizationLevel: 'all',

@@ -12,6 +12,7 @@
  * the CLI, in tests and, if ever needed, in the browser.
  */
 import { z } from 'zod';
+import { manifestShardPaths, readWeights, weightsManifestSchema } from './tfjs-weights';
 
 /** A tensor in the graph is the output of the layer with the same name (one output per layer). */
 interface LayerBase {
@@ -76,13 +77,6 @@ const layerSchema = z.object({
   inbound_nodes: z.array(z.array(inboundRef)),
 });
 
-const weightEntrySchema = z.object({
-  name: z.string(),
-  shape: z.array(z.number().int().nonnegative()),
-  dtype: z.string(),
-  quantization: z.unknown().optional(),
-});
-
 const modelJsonSchema = z.object({
   format: z.literal('layers-model'),
   modelTopology: z.object({
@@ -96,7 +90,7 @@ const modelJsonSchema = z.object({
       }),
     }),
   }),
-  weightsManifest: z.array(z.object({ paths: z.array(z.string()), weights: z.array(weightEntrySchema) })),
+  weightsManifest: weightsManifestSchema,
 });
 
 export type LayersModelJson = z.infer<typeof modelJsonSchema>;
@@ -113,7 +107,7 @@ export function parseModelJson(json: string | unknown): LayersModelJson {
 
 /** The shard file names, in manifest order, that `parseLayersModel` expects bytes for. */
 export function weightShardPaths(json: string | unknown): string[] {
-  return parseModelJson(json).weightsManifest.flatMap((group) => group.paths);
+  return manifestShardPaths(parseModelJson(json).weightsManifest);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -178,44 +172,22 @@ interface Weight {
 }
 
 /**
- * Slices the shards into named float32 tensors. In TF.js each manifest group's shards are one
- * byte stream split into files; weights are laid out back to back in manifest order.
+ * The weights as float32 tensors (tfjs-weights.ts slices the shards). The layers this converter
+ * lowers have float32 kernels and biases only, and the bundled upscalers are unquantized, so
+ * anything else is refused rather than guessed at.
  */
-function readWeights(model: LayersModelJson, shards: Readonly<Record<string, ArrayBuffer>>): Map<string, Weight> {
+function readFloatWeights(model: LayersModelJson, shards: Readonly<Record<string, ArrayBuffer>>): Map<string, Weight> {
+  for (const entry of model.weightsManifest.flatMap((group) => group.weights)) {
+    if (entry.quantization !== undefined) {
+      throw new Error(`tfjs-layers: weight "${entry.name}" is quantized; only unquantized float32 weights are supported`);
+    }
+    if (entry.dtype !== 'float32') {
+      throw new Error(`tfjs-layers: weight "${entry.name}" has dtype ${entry.dtype}; only float32 is supported`);
+    }
+  }
   const weights = new Map<string, Weight>();
-  for (const group of model.weightsManifest) {
-    const parts = group.paths.map((path) => {
-      const buffer = shards[path];
-      if (!buffer) throw new Error(`tfjs-layers: missing weight shard "${path}"`);
-      return new Uint8Array(buffer);
-    });
-    const total = parts.reduce((sum, part) => sum + part.byteLength, 0);
-    const stream = new Uint8Array(total);
-    parts.reduce((offset, part) => (stream.set(part, offset), offset + part.byteLength), 0);
-    // DataView so the (little-endian) file format is read correctly whatever the host's byte order.
-    const view = new DataView(stream.buffer);
-
-    let offset = 0;
-    for (const entry of group.weights) {
-      if (entry.quantization !== undefined) {
-        throw new Error(`tfjs-layers: weight "${entry.name}" is quantized; only unquantized float32 weights are supported`);
-      }
-      if (entry.dtype !== 'float32') {
-        throw new Error(`tfjs-layers: weight "${entry.name}" has dtype ${entry.dtype}; only float32 is supported`);
-      }
-      const count = entry.shape.reduce((a, b) => a * b, 1);
-      if (offset + count * 4 > total) {
-        throw new Error(`tfjs-layers: weight "${entry.name}" runs past the end of its shards (${total} bytes)`);
-      }
-      const data = new Float32Array(count);
-      for (let i = 0; i < count; i++) data[i] = view.getFloat32(offset + i * 4, true);
-      offset += count * 4;
-      if (weights.has(entry.name)) throw new Error(`tfjs-layers: duplicate weight "${entry.name}"`);
-      weights.set(entry.name, { shape: entry.shape, data });
-    }
-    if (offset !== total) {
-      throw new Error(`tfjs-layers: shards ${group.paths.join(', ')} hold ${total} bytes but the manifest describes ${offset}`);
-    }
+  for (const [name, weight] of readWeights(model.weightsManifest, shards, 'tfjs-layers')) {
+    if (weight.dtype === 'float32') weights.set(name, weight);
   }
   return weights;
 }
@@ -247,7 +219,7 @@ function topologicalOrder(layers: z.infer<typeof layerSchema>[], inboundOf: Map<
 export function parseLayersModel(json: string | unknown, shards: Readonly<Record<string, ArrayBuffer>>): LayerGraph {
   const model = parseModelJson(json);
   const config = model.modelTopology.model_config.config;
-  const weights = readWeights(model, shards);
+  const weights = readFloatWeights(model, shards);
   const usedWeights = new Set<string>();
   /** Takes a layer's weight by its Keras name, checking the shape the config implies. */
   function takeWeight(layer: z.infer<typeof layerSchema>, name: string, shape: number[]): Float32Array {

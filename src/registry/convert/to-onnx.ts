@@ -12,17 +12,9 @@
  * Serialisation is deterministic: the same graph always gives the same bytes (no timestamps,
  * fields in a fixed order), so committed models can be checked against a fresh conversion.
  */
-import onnxProto, { type onnx } from 'onnx-proto';
+import type { onnx } from 'onnx-proto';
+import { encodeModel, floatTensor, floatValueInfo, hwioToOihw, intAttr, intsAttr, IR_VERSION, OPSET, PRODUCER_NAME, stringAttr } from './onnx-build';
 import type { Layer, LayerGraph } from './tfjs-layers';
-
-// onnx-proto is CommonJS (`module.exports = $root`): Node's ESM loader only exposes it as the
-// default export, so a runtime `import { onnx }` fails under tsx/vitest. Types come from the
-// type-only import above, values from the default export.
-const { ModelProto, TensorProto, AttributeProto } = onnxProto.onnx;
-
-export const IR_VERSION = 8;
-export const OPSET = 17;
-export const PRODUCER_NAME = 'media-lab-converter';
 
 /** Facts the runtime needs to tile an image without seams and size tiles to memory. */
 export interface GraphAnalysis {
@@ -89,55 +81,8 @@ export function analyzeGraph(graph: LayerGraph): GraphAnalysis {
   };
 }
 
-// ---------------------------------------------------------------------------------------------
-// ONNX building helpers
-
-const FLOAT = TensorProto.DataType.FLOAT;
-const AttrType = AttributeProto.AttributeType;
-
-/** Float32 little-endian raw_data (ONNX's on-disk byte order), independent of the host. */
-function floatTensor(name: string, dims: number[], values: ArrayLike<number>): onnx.ITensorProto {
-  const bytes = new Uint8Array(values.length * 4);
-  const view = new DataView(bytes.buffer);
-  for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i], true);
-  return { name, dims, dataType: FLOAT, rawData: bytes };
-}
-
-function intsAttr(name: string, ints: number[]): onnx.IAttributeProto {
-  return { name, type: AttrType.INTS, ints };
-}
-function intAttr(name: string, i: number): onnx.IAttributeProto {
-  return { name, type: AttrType.INT, i };
-}
-function stringAttr(name: string, s: string): onnx.IAttributeProto {
-  return { name, type: AttrType.STRING, s: new TextEncoder().encode(s) };
-}
-
 function imageValueInfo(name: string, channels: number, height: string, width: string): onnx.IValueInfoProto {
-  return {
-    name,
-    type: {
-      tensorType: {
-        elemType: FLOAT,
-        shape: { dim: [{ dimValue: 1 }, { dimValue: channels }, { dimParam: height }, { dimParam: width }] },
-      },
-    },
-  };
-}
-
-/** HWIO [kh, kw, cin, cout] → OIHW [cout, cin, kh, kw]. */
-export function hwioToOihw(kernel: Float32Array, kh: number, kw: number, cin: number, cout: number): Float32Array {
-  const out = new Float32Array(kernel.length);
-  for (let y = 0; y < kh; y++) {
-    for (let x = 0; x < kw; x++) {
-      for (let i = 0; i < cin; i++) {
-        for (let o = 0; o < cout; o++) {
-          out[((o * cin + i) * kh + y) * kw + x] = kernel[((y * kw + x) * cin + i) * cout + o];
-        }
-      }
-    }
-  }
-  return out;
+  return floatValueInfo(name, [1, channels, height, width]);
 }
 
 /**
@@ -377,7 +322,6 @@ export function toOnnx(sourceGraph: LayerGraph, options: ToOnnxOptions = {}): On
       output: [imageValueInfo('output', analysis.outputChannels, 'height_out', 'width_out')],
     },
   };
-  // Copy out of protobufjs' writer (a Node Buffer in Node) into a plain Uint8Array.
-  const bytes = new Uint8Array(ModelProto.encode(model).finish());
+  const bytes = encodeModel(model);
   return { ...analysis, model, bytes };
 }
