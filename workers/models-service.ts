@@ -148,6 +148,7 @@ export class ModelsService {
       status: result.ok ? 'verified' : 'error',
       status_message: result.message,
       ...(result.upscaler ? { upscaler: result.upscaler } : {}),
+      ...(result.detector ? { detector: result.detector } : {}),
     });
   }
 

@@ -2,6 +2,7 @@
  * Ports: the only way models and storage reach the pipeline. Implementations live in
  * workers/ort (onnxruntime-web) and the worker's storage glue; tests pass their own.
  */
+import type { DetectorLayout } from '../protocol/models';
 import type { ArtifactMetadata } from '../protocol/stage-results';
 import type { Tensor } from './tensor';
 import type { RgbaImage } from './image/rgba';
@@ -31,11 +32,8 @@ export interface UpscalerProvider {
   available(): Promise<Array<{ name: string; scale: number }>>;
 }
 
-/**
- * How a detector's outputs are decoded: MediaPipe SSD anchors (`blazeface`: box + 6 face
- * keypoints; `palm`: box + 7 hand keypoints) or YOLO-style `[1, 4 + classes, N]`.
- */
-export type DetectorLayout = 'blazeface' | 'palm' | 'yolo';
+/** How a detector's outputs are decoded (the protocol's DETECTOR_LAYOUTS). */
+export type { DetectorLayout };
 
 /** An object detector: a letterboxed square image in, the model's raw outputs out. */
 export interface DetectorPort {

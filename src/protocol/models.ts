@@ -7,6 +7,10 @@ import { GuidanceScale, SCHEDULER_NAMES } from './pipeline-config';
 
 export const MODEL_TYPES = ['checkpoint', 'lora', 'embedding', 'upscaler', 'detector'] as const;
 export const ModelType = z.enum(MODEL_TYPES);
+
+/** How a detector's outputs are decoded: MediaPipe SSD (BlazeFace face, palm) or YOLOv8-style. */
+export const DETECTOR_LAYOUTS = ['blazeface', 'palm', 'yolo'] as const;
+export type DetectorLayout = (typeof DETECTOR_LAYOUTS)[number];
 export type ModelType = z.infer<typeof ModelType>;
 
 /** What a file is inside a model, decided from its content (ONNX signature, safetensors keys). */
@@ -106,6 +110,8 @@ export const ModelInfo = z.object({
   family: FamilySettings.optional(),
   /** Upscalers: from static shapes or the probe. */
   upscaler: z.object({ scale: z.number().int().positive(), value_range: z.tuple([z.number(), z.number()]) }).optional(),
+  /** A detector: how its outputs are decoded, what it finds, its square input side (from the probe). */
+  detector: z.object({ layout: z.enum(DETECTOR_LAYOUTS), classes: z.array(z.string()), input_size: z.number().int().positive() }).optional(),
   /** Bundled models ship with the app and cannot be renamed or removed. */
   read_only: z.boolean().default(false),
 });

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import type { DetectorLayout } from '../pipeline/ports';
-import type { ModelInfo } from '../protocol/models';
+import { DETECTOR_LAYOUTS, type ModelInfo } from '../protocol/models';
 
 /** Where a bundled file came from and what it is: every models.json entry has these. */
 const provenance = {
@@ -29,7 +28,7 @@ export const BundledDetector = z.object({
   ...provenance,
   type: z.literal('detector'),
   /** How its outputs are decoded (src/pipeline/detection). */
-  detector_layout: z.enum(['blazeface', 'palm', 'yolo'] as const satisfies readonly DetectorLayout[]),
+  detector_layout: z.enum(DETECTOR_LAYOUTS),
   /** What it finds, by class index. */
   classes: z.array(z.string()).min(1),
   /** Pixel values 0..255 map linearly onto this range. */
@@ -77,7 +76,7 @@ export function bundledModelInfo(model: BundledModel, discoveredAt: string): Mod
     discovered_at: discoveredAt,
     description: `Bundled with the app: converted from ${model.source.package} ${model.source.version} (${model.license})`,
     tags: ['bundled'],
-    metadata: { source: model.source, license: model.license, ...(model.type === 'detector' ? { classes: model.classes } : {}) },
+    metadata: { source: model.source, license: model.license },
     status: 'verified',
     status_message: null,
     components: [
@@ -91,6 +90,7 @@ export function bundledModelInfo(model: BundledModel, discoveredAt: string): Mod
       },
     ],
     ...(model.type === 'upscaler' ? { upscaler: { scale: model.scale, value_range: model.value_range } } : {}),
+    ...(model.type === 'detector' ? { detector: { layout: model.detector_layout, classes: model.classes, input_size: model.input_shape[2] } } : {}),
     read_only: true,
   };
 }

@@ -60,9 +60,9 @@ export interface StorageInfo {
 
 /**
  * The fields updateModel may change (what the user edits, and what a probe finds out later:
- * status, upscaler scale); name (renameModel) and components (a new import) may not.
+ * status, upscaler scale, detector layout); name (renameModel) and components (a new import) may not.
  */
-export const MODEL_PATCH_KEYS = ['description', 'tags', 'family', 'status', 'status_message', 'metadata', 'upscaler'] as const;
+export const MODEL_PATCH_KEYS = ['description', 'tags', 'family', 'status', 'status_message', 'metadata', 'upscaler', 'detector'] as const;
 export type ModelPatch = Partial<Pick<ModelInfoInput, (typeof MODEL_PATCH_KEYS)[number]>>;
 
 export class ModelExistsError extends Error {

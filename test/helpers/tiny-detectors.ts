@@ -42,3 +42,26 @@ export function notADetector(inputSize: number): Uint8Array {
   const { NodeProto } = onnxProto.onnx;
   return model([NodeProto.create({ opType: 'GlobalAveragePool', input: ['images'], output: ['pooled'] })], [], inputSize, { name: 'pooled', dims: [1, 3, 1, 1] });
 }
+
+/**
+ * `[1, 3, S, S]` → `boxes [1, S·S, 7]`: per-anchor rows of 7 values, which the registry takes for
+ * a detector (boxes and scores) but which fit no layout the studio decodes.
+ */
+export function undecodableBoxes(inputSize: number): Uint8Array {
+  const { NodeProto, AttributeProto } = onnxProto.onnx;
+  return model(
+    [
+      NodeProto.create({ opType: 'Conv', input: ['images', 'w', 'b'], output: ['maps'] }),
+      NodeProto.create({ opType: 'Reshape', input: ['maps', 'shape'], output: ['rows'] }),
+      NodeProto.create({
+        opType: 'Transpose',
+        input: ['rows'],
+        output: ['boxes'],
+        attribute: [AttributeProto.create({ name: 'perm', type: AttributeProto.AttributeType.INTS, ints: [0, 2, 1] })],
+      }),
+    ],
+    [floatTensor('w', [7, 3, 1, 1], new Float32Array(21)), floatTensor('b', [7], new Float32Array(7)), int64Tensor('shape', [3], [1, 7, inputSize * inputSize])],
+    inputSize,
+    { name: 'boxes', dims: [1, inputSize * inputSize, 7] },
+  );
+}

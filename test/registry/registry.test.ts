@@ -1,3 +1,4 @@
+import { constantYolo, undecodableBoxes } from '../helpers/tiny-detectors';
 import 'fake-indexeddb/auto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -227,6 +228,26 @@ describe('import through the worker service: stored, probed, verified', () => {
     expect(outcome.model?.upscaler?.scale).toBe(4);
     expect([[0, 1], [0, 255]]).toContainEqual(outcome.model?.upscaler?.value_range);
     expect(outcome.model?.status).toBe('verified');
+  });
+
+  it('an imported detector is verified only if its outputs fit a layout the studio decodes', async () => {
+    const { service } = setup();
+    const report = await service.scan([picked('yolo-face.onnx', constantYolo(64, [32, 32, 16, 16], 0.9)), picked('odd-boxes.onnx', undecodableBoxes(16))] as never);
+    expect(report.models.map((m) => m.model_type)).toEqual(['detector', 'detector']);
+    const [yolo, odd] = await service.import(report.scan_id, [{ index: 0 }, { index: 1 }]);
+    expect(yolo.model).toMatchObject({ model_type: 'detector', status: 'verified', detector: { layout: 'yolo', classes: ['class 0'], input_size: 64 } });
+    expect(odd.ok).toBe(false);
+    expect(odd.model?.status).toBe('error');
+    expect(odd.error).toMatch(/detector outputs \[1, 256, 7\] at 16×16 input match no known layout; the studio decodes YOLO-style/);
+  });
+
+  it('bundled detectors are listed with their layout and classes', async () => {
+    const { registry } = setup();
+    const detectors = await registry.listModels('detector');
+    expect(detectors.map((d) => [d.name, d.detector])).toEqual([
+      ['blazeface-back', { layout: 'blazeface', classes: ['face'], input_size: 256 }],
+      ['mediapipe-palm', { layout: 'palm', classes: ['hand'], input_size: 256 }],
+    ]);
   });
 
   it('a model the runtime cannot run is kept with status error and the reason', async () => {

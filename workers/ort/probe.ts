@@ -5,6 +5,9 @@
  */
 import type { ModelInfo } from '../../src/protocol/models';
 import type { Backend } from '../../src/protocol/schemas';
+import { detect } from '../../src/pipeline/detection/detect';
+import { createRgbaImage } from '../../src/pipeline/image/rgba';
+import { createOrtDetector } from './detector';
 import { loadDiffusionModel, type FolderReader } from './diffusion-model';
 import type { Ort, OrtSession } from './types';
 
@@ -12,6 +15,7 @@ export interface ProbeResult {
   ok: boolean;
   message: string;
   upscaler?: { scale: number; value_range: [number, number] };
+  detector?: NonNullable<ModelInfo['detector']>;
 }
 
 const msg = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -112,18 +116,27 @@ async function probeUpscaler(ort: Ort, info: ModelInfo, read: FolderReader, back
   }
 }
 
+/**
+ * A detector is verified only if the studio can decode it: its outputs must fit a known layout
+ * (MediaPipe BlazeFace / palm anchors, YOLO-style); otherwise the message says what they are.
+ */
 async function probeDetector(ort: Ort, info: ModelInfo, read: FolderReader, backend: Backend): Promise<ProbeResult> {
-  const s = await session(ort, info, read, backend);
+  const main = info.components.find((c) => c.role === 'detector');
+  if (!main) throw new Error('the model has no ONNX component');
+  if (main.external_data?.length) throw new Error('detectors with external data files are not supported; export it as one .onnx file');
+  const bytes = await read(main.path);
+  if (!bytes) throw new Error(`${main.path} is missing from storage`);
+  const detector = await createOrtDetector(bytes, { ort, backend, id: info.name });
   try {
-    const meta = s.inputMetadata[0];
-    if (!meta?.isTensor) throw new Error('its input is not a tensor');
-    const dims = meta.shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 1 : i === 1 && meta.shape.length === 4 ? 3 : 128));
-    const count = dims.reduce((a, b) => a * b, 1);
-    const feed = new ort.Tensor(meta.type === 'float16' ? 'float16' : 'float32', meta.type === 'float16' ? new Uint16Array(count) : new Float32Array(count), dims);
-    const result = await s.run({ [s.inputNames[0]]: feed });
-    const shapes = s.outputNames.map((n) => `[${result[n].dims.join(', ')}]`).join(', ');
-    return { ok: true, message: `ran on ${backend.toUpperCase()}: outputs ${shapes}` };
+    // One run through the decoder, on a blank image (nothing to find: only that it decodes).
+    const started = Date.now();
+    await detect(createRgbaImage(detector.inputSize, detector.inputSize), detector, { threshold: 1 });
+    return {
+      ok: true,
+      message: `ran on ${backend.toUpperCase()} in ${Date.now() - started} ms: ${detector.layout} decoding, finds ${detector.classes.join(', ')}, input ${detector.inputSize}×${detector.inputSize}`,
+      detector: { layout: detector.layout, classes: [...detector.classes], input_size: detector.inputSize },
+    };
   } finally {
-    await s.release();
+    await detector.release();
   }
 }

@@ -64,7 +64,7 @@ export function ModelRow(props: RowProps) {
         </details>
       </td>
       <td>
-        <Show when={m().model_type === 'checkpoint'} fallback={<UpscalerInfo model={m()} />}>
+        <Show when={m().model_type === 'checkpoint'} fallback={<RunnerInfo model={m()} />}>
           <FamilyCell model={m()} store={props.store} />
         </Show>
       </td>
@@ -127,9 +127,21 @@ function StatusCell(props: { model: ModelInfo }) {
   );
 }
 
-function UpscalerInfo(props: { model: ModelInfo }) {
+/** What an upscaler or detector does, as its probe (or models.json) found out. */
+function RunnerInfo(props: { model: ModelInfo }) {
   return (
-    <Show when={props.model.upscaler} fallback={<span class="muted">—</span>}>
+    <Show
+      when={props.model.upscaler}
+      fallback={
+        <Show when={props.model.detector} fallback={<span class="muted">—</span>}>
+          {(d) => (
+            <span class="small">
+              finds {d().classes.join(', ')} · {d().layout} · {d().input_size} px
+            </span>
+          )}
+        </Show>
+      }
+    >
       {(u) => (
         <span class="small">
           ×{u().scale} · values {u().value_range[0]}–{u().value_range[1]}
