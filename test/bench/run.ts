@@ -6,6 +6,8 @@
  * - t2i: text-to-image on the tiny fixture model through the app's stage, provider and ports
  *   (text-to-image.ts, one process per runtime): the share of wall time outside
  *   InferenceSession.run, and the time to the first step and the first preview.
+ * - detect: the bundled face and palm detectors per image, ONNX on onnxruntime-web beside the
+ *   TF.js originals (detect.ts).
  * - browser: a generation from the Generate view of the built app in headless Chromium: the
  *   main thread's long tasks and frame gaps while it runs, the time to the first live preview.
  */
@@ -237,13 +239,29 @@ async function benchTextToImage(): Promise<void> {
   );
 }
 
+async function benchDetect(): Promise<void> {
+  console.log(`== detection: bundled detectors, Node, onnxruntime-web WASM ${THREADS} threads vs tfjs WASM (1 thread: tfjs disables threads in Node) ==`);
+  console.log(machineLine());
+  const { benchDetectors } = await import('./detect');
+  const rows = await benchDetectors();
+  const f = (v: number) => v.toFixed(1);
+  const out = [['detector', 'runtime', 'image', 'found', 'wall ms', 'model run ms', 'outside ms', 'wall × tfjs']];
+  for (const r of rows) {
+    const ref = rows.find((x) => x.detector === r.detector && x.image === r.image && x.runtime !== r.runtime && r.runtime.startsWith('ort'));
+    out.push([r.detector, r.runtime, `${r.image} ${r.size}`, String(r.found), f(r.wallMs), f(r.runMs), f(r.wallMs - r.runMs), ref ? (r.wallMs / ref.wallMs).toFixed(2) : '']);
+  }
+  console.log(table(out));
+  console.log(`
+wall: detect() on one image (letterbox to 256, the model, decoding, NMS), median of 5 warm runs; outside: wall minus the model run`);
+}
+
 async function benchBrowser(): Promise<void> {
   // Imported here so the other parts do not need Chromium.
   const { benchBrowserGenerate } = await import('./browser-generate');
   await benchBrowserGenerate();
 }
 
-const SECTIONS: Record<string, () => Promise<void>> = { upscale: benchUpscale, t2i: benchTextToImage, browser: benchBrowser };
+const SECTIONS: Record<string, () => Promise<void>> = { upscale: benchUpscale, t2i: benchTextToImage, detect: benchDetect, browser: benchBrowser };
 const wanted = process.argv.slice(2);
 for (const name of wanted) if (!SECTIONS[name]) throw new Error(`unknown bench section '${name}'; known: ${Object.keys(SECTIONS).join(', ')}`);
 for (const [name, section] of Object.entries(SECTIONS)) {
