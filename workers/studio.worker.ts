@@ -15,7 +15,7 @@ import { JobRepository } from '../src/storage/jobs';
 import { openStudioDb } from '../src/storage/schema';
 import { ModelRepository } from '../src/storage/models';
 import { ModelRegistry } from '../src/registry/registry';
-import { BundledManifest, bundledModelInfo } from '../src/registry/bundled';
+import { bundledModelInfo, readBundledManifest } from '../src/registry/bundled';
 import type { ModelInfo } from '../src/protocol/models';
 import { JobQueue } from './job-queue';
 import { QueueHost, QUEUE_CHANNEL, type LockManagerLike } from './queue-host';
@@ -40,8 +40,7 @@ async function readBundledFile(file: string): Promise<Uint8Array> {
 
 const registry = new ModelRegistry(modelRepo, {
   bundled: async () => {
-    const manifest = BundledManifest.parse(JSON.parse(new TextDecoder().decode(await readBundledFile('models.json'))));
-    return manifest.models.map((m) => bundledModelInfo(m, startedAt));
+    return (await readBundledManifest(readBundledFile)).map((m) => bundledModelInfo(m, startedAt));
   },
 });
 const modelsService = new ModelsService({

@@ -57,6 +57,13 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+/** models.json's entries, read with `readModelFile` (fetch in the worker, fs in Node). */
+export async function readBundledManifest(readModelFile: (file: string) => Promise<Uint8Array>): Promise<BundledModel[]> {
+  const parsed = BundledManifest.safeParse(JSON.parse(new TextDecoder().decode(await readModelFile('models.json'))));
+  if (!parsed.success) throw new Error(`models.json is malformed: ${parsed.error.message}`);
+  return parsed.data.models;
+}
+
 /** A bundled model file's bytes, after checking them against models.json's sha256. */
 export async function verifiedBundledBytes(model: { file: string; sha256: string }, bytes: Uint8Array): Promise<Uint8Array> {
   const digest = await sha256Hex(bytes);

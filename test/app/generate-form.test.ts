@@ -13,26 +13,10 @@ import {
   type GenerateFormText,
 } from '../../src/app/lib/generate-form';
 import { applyLoaded } from '../../src/app/lib/generate-load';
+import { formText } from '../helpers/generate-form-text';
 import { DEFAULT_SCHEDULER, LIMITS } from '../../src/protocol/pipeline-config';
 
-const text = (over: Partial<GenerateFormText> = {}): GenerateFormText => ({
-  prompt: 'a cat',
-  negativePrompt: '',
-  scheduler: INITIAL_FORM.scheduler,
-  karras: false,
-  steps: '20',
-  cfg: '7',
-  seedText: '',
-  seedLocked: false,
-  width: '512',
-  height: '512',
-  batchSize: '1',
-  emphasis: 'original',
-  hires: { on: false, scale: '2', upscaler: 'latent', strength: '0.5', steps: '' },
-  refiner: { on: false, strength: '0.3', model: '', steps: '' },
-  upscale: { on: false, factor: 2, model: '' },
-  ...over,
-});
+const text = formText;
 const context: GenerateFormContext = { model: 'sd', registeredCount: 1, usableModels: ['sd', 'other'], fixedSize: null };
 const check = (over: Partial<GenerateFormText> = {}, ctx: Partial<GenerateFormContext> = {}) => checkGenerateForm(text(over), { ...context, ...ctx });
 

@@ -4,7 +4,8 @@
  * edges, because they all use the protocol's schemas.
  */
 import { describe, expect, it } from 'vitest';
-import { checkGenerateForm, INITIAL_FORM, type GenerateFormText } from '../../src/app/lib/generate-form';
+import { checkGenerateForm, type GenerateFormText } from '../../src/app/lib/generate-form';
+import { formText } from '../helpers/generate-form-text';
 import { fromA1111Infotext, fromComfyPrompt, fromPipelineConfig } from '../../src/app/lib/generation-parameters';
 import { TextToImageParams } from '../../src/pipeline/diffusion/text-to-image';
 import { Workbench } from '../../src/pipeline/workbench';
@@ -45,26 +46,7 @@ function stageAccepts(parameters: Record<string, unknown>): boolean {
   }
 }
 
-/** The Generate form as typed, every field valid unless `over` says otherwise. */
-const formText = (over: Partial<GenerateFormText> = {}): GenerateFormText => ({
-  prompt: 'a fox',
-  negativePrompt: '',
-  scheduler: INITIAL_FORM.scheduler,
-  karras: false,
-  steps: '20',
-  cfg: '7',
-  seedText: '',
-  seedLocked: false,
-  width: '512',
-  height: '512',
-  batchSize: '1',
-  emphasis: 'original',
-  hires: { on: false, scale: '2', upscaler: 'latent', strength: '0.5', steps: '' },
-  refiner: { on: false, strength: '0.3', model: '', steps: '' },
-  upscale: { on: false, factor: 2, model: '' },
-  ...over,
-});
-const checkForm = (over: Partial<GenerateFormText>) => checkGenerateForm(formText(over), { model: 'sd', registeredCount: 1, usableModels: ['sd'], fixedSize: null });
+const checkForm = (over: Partial<GenerateFormText>) => checkGenerateForm(formText({ prompt: 'a fox', ...over }), { model: 'sd', registeredCount: 1, usableModels: ['sd'], fixedSize: null });
 
 /** The form's verdict on one field typed as text. */
 function formAccepts(field: string, value: number): boolean {

@@ -10,7 +10,7 @@ import { YOLO_DECODING } from '../../src/pipeline/detection/specs';
 import type { DetectorLayout, DetectorPort } from '../../src/pipeline/ports';
 import type { Tensor } from '../../src/pipeline/tensor';
 import type { Backend } from '../../src/protocol/schemas';
-import { BundledManifest, isBundledDetector, verifiedBundledBytes, type BundledDetector } from '../../src/registry/bundled';
+import { readBundledManifest, isBundledDetector, verifiedBundledBytes, type BundledDetector } from '../../src/registry/bundled';
 import type { Ort, OrtSession } from './types';
 
 type OrtTensor = import('onnxruntime-web').Tensor;
@@ -144,11 +144,7 @@ export class OrtDetectorProvider {
   constructor(private readonly options: OrtDetectorProviderOptions) {}
 
   models(): Promise<BundledDetector[]> {
-    this.manifest ??= this.options.readModelFile('models.json').then((bytes) => {
-      const parsed = BundledManifest.safeParse(JSON.parse(new TextDecoder().decode(bytes)));
-      if (!parsed.success) throw new Error(`models.json is malformed: ${parsed.error.message}`);
-      return parsed.data.models.filter(isBundledDetector);
-    });
+    this.manifest ??= readBundledManifest(this.options.readModelFile).then((models) => models.filter(isBundledDetector));
     return this.manifest;
   }
 

@@ -5,7 +5,7 @@
 import type { UpscalerPort, UpscalerProvider } from '../../src/pipeline/ports';
 import type { Tensor } from '../../src/pipeline/tensor';
 import type { Backend } from '../../src/protocol/schemas';
-import { BundledManifest, isBundledUpscaler, verifiedBundledBytes, type BundledUpscaler } from '../../src/registry/bundled';
+import { readBundledManifest, isBundledUpscaler, verifiedBundledBytes, type BundledUpscaler } from '../../src/registry/bundled';
 import { maxTileSize, type DeviceLimits } from './tile-size';
 import type { Ort, OrtSession } from './types';
 
@@ -45,11 +45,7 @@ export class OrtUpscalerProvider implements UpscalerProvider {
 
   /** The bundled upscalers (models.json lists the bundled detectors too). */
   models(): Promise<BundledUpscaler[]> {
-    this.manifest ??= this.options.readModelFile('models.json').then((bytes) => {
-      const parsed = BundledManifest.safeParse(JSON.parse(new TextDecoder().decode(bytes)));
-      if (!parsed.success) throw new Error(`models.json is malformed: ${parsed.error.message}`);
-      return parsed.data.models.filter(isBundledUpscaler);
-    });
+    this.manifest ??= readBundledManifest(this.options.readModelFile).then((models) => models.filter(isBundledUpscaler));
     return this.manifest;
   }
 
