@@ -4,7 +4,7 @@
  * job stops at the next stage boundary, tile or step.
  */
 import { isRgbaImage, type RgbaImage } from '../src/pipeline/image/rgba';
-import type { DiffusionProvider, StageServices, UpscalerProvider } from '../src/pipeline/ports';
+import type { DetectorProvider, DiffusionProvider, StageServices, UpscalerProvider } from '../src/pipeline/ports';
 import { Workbench, type WorkbenchResult } from '../src/pipeline/workbench';
 import type { JobEvent } from '../src/protocol/events';
 import { ImageFileInput, JobRequest, type JobKind, type JobResult, type JobSummary } from '../src/protocol/schemas';
@@ -18,6 +18,8 @@ export interface JobQueueDeps {
   artifacts: ArtifactRepository;
   upscalers: () => Promise<UpscalerProvider>;
   diffusion?: () => Promise<DiffusionProvider>;
+  /** Face and hand detectors for the detailer. */
+  detectors?: () => Promise<DetectorProvider>;
   decodeImage(bytes: Uint8Array, mimeType: string): Promise<RgbaImage>;
   encodePng(image: RgbaImage): Uint8Array;
   backend: () => string;
@@ -152,6 +154,7 @@ export class JobQueue {
       signal: job.controller.signal,
       upscalers: await this.deps.upscalers(),
       diffusion: this.deps.diffusion ? await this.deps.diffusion() : undefined,
+      detectors: this.deps.detectors ? await this.deps.detectors() : undefined,
       now: this.now,
       onProgress: (p) => {
         const now = this.now();
@@ -180,25 +183,32 @@ export class JobQueue {
     };
   }
 
-  /** Decodes `image_file` bytes or loads `image_artifact` into the pipeline's `image`. */
+  /**
+   * Decodes `image_file` bytes or loads `image_artifact` into the pipeline's `image`, and
+   * `mask_file` / `mask_artifact` (the detailer's painted mask) into `mask` the same way.
+   */
   private async resolveInput(input: Record<string, unknown>): Promise<Record<string, unknown>> {
     const data: Record<string, unknown> = { ...input };
-    if (input.image_file !== undefined) {
-      const file = ImageFileInput.safeParse(input.image_file);
-      if (!file.success) throw new Error('image_file must be {name, type, bytes: ArrayBuffer}');
-      if (file.data.bytes.byteLength === 0) throw new Error(`'${file.data.name}' is empty (0 bytes)`);
-      try {
-        data.image = await this.deps.decodeImage(new Uint8Array(file.data.bytes), file.data.type);
-      } catch (err) {
-        throw new Error(`'${file.data.name}': ${err instanceof Error ? err.message : String(err)}`);
+    for (const key of ['image', 'mask'] as const) {
+      const fileKey = `${key}_file`;
+      const artifactKey = `${key}_artifact`;
+      if (input[fileKey] !== undefined) {
+        const file = ImageFileInput.safeParse(input[fileKey]);
+        if (!file.success) throw new Error(`${fileKey} must be {name, type, bytes: ArrayBuffer}`);
+        if (file.data.bytes.byteLength === 0) throw new Error(`'${file.data.name}' is empty (0 bytes)`);
+        try {
+          data[key] = await this.deps.decodeImage(new Uint8Array(file.data.bytes), file.data.type);
+        } catch (err) {
+          throw new Error(`'${file.data.name}': ${err instanceof Error ? err.message : String(err)}`);
+        }
+        delete data[fileKey];
+      } else if (typeof input[artifactKey] === 'string') {
+        const blob = await this.deps.artifacts.getBlob(input[artifactKey] as string);
+        if (!blob) throw new Error(`gallery ${key} ${input[artifactKey] as string} no longer exists`);
+        data[key] = await this.deps.decodeImage(new Uint8Array(await blob.arrayBuffer()), blob.type);
       }
-      delete data.image_file;
-    } else if (typeof input.image_artifact === 'string') {
-      const blob = await this.deps.artifacts.getBlob(input.image_artifact);
-      if (!blob) throw new Error(`gallery image ${input.image_artifact} no longer exists`);
-      data.image = await this.deps.decodeImage(new Uint8Array(await blob.arrayBuffer()), blob.type);
+      if (data[key] !== undefined && !isRgbaImage(data[key])) throw new Error(`input ${key} is not RGBA pixels`);
     }
-    if (data.image !== undefined && !isRgbaImage(data.image)) throw new Error('input image is not RGBA pixels');
     return data;
   }
 
@@ -261,7 +271,7 @@ function toJobResult(jobId: string, r: WorkbenchResult): JobResult {
 function storableRequest(request: QueuedJob['request']): unknown {
   const input: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(request.input_data)) {
-    if (key === 'image_file' && value && typeof value === 'object') {
+    if ((key === 'image_file' || key === 'mask_file') && value && typeof value === 'object') {
       const f = value as { name?: unknown; type?: unknown; bytes?: ArrayBuffer };
       input[key] = { name: f.name, type: f.type, bytes: f.bytes?.byteLength ?? 0 };
     } else if (!(value instanceof ArrayBuffer) && !ArrayBuffer.isView(value) && !isRgbaImage(value)) {

@@ -22,6 +22,8 @@ import { QueueHost, QUEUE_CHANNEL, type LockManagerLike } from './queue-host';
 import { ModelsService } from './models-service';
 import { probeModel } from './ort/probe';
 import { OrtDiffusionProvider } from './ort/diffusion-provider';
+import { OrtDetectorProvider } from './ort/detector';
+import type { DetectorProvider } from '../src/pipeline/ports';
 import { startOrt, type OrtRuntime } from './ort/runtime';
 import { OrtUpscalerProvider } from './ort/upscalers';
 
@@ -81,6 +83,16 @@ async function upscalers(): Promise<OrtUpscalerProvider> {
   return provider;
 }
 
+let detectorProvider: OrtDetectorProvider | null = null;
+
+/** The bundled face and hand detectors (models.json), opened on first use, for the detailer. */
+async function detectors(): Promise<DetectorProvider> {
+  const { ort, capabilities } = await ortRuntime();
+  detectorProvider ??= new OrtDetectorProvider({ ort, backend: capabilities.backend, readModelFile: readBundledFile });
+  const opened = detectorProvider;
+  return { load: (target) => opened.forClass(target) };
+}
+
 function importedUpscaler(m: ModelInfo) {
   const main = m.components.find((c) => c.role === 'upscaler')!;
   const read = modelsService.reader(m);
@@ -122,6 +134,7 @@ function queueHost(): QueueHost {
         artifacts,
         upscalers,
         diffusion: async () => diffusion,
+        detectors,
         decodeImage: decodeImageFile,
         encodePng,
         backend: () => backendName,

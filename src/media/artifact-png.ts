@@ -23,7 +23,8 @@ export function textChunks(metadata: ArtifactMetadata): Array<{ keyword: string;
  * fix as "Hires upscale"/"Hires upscaler") image; nothing for an upscaled one.
  */
 function a1111Infotext(metadata: ArtifactMetadata): string | null {
-  if (metadata.stage_type === 'upscaler') return null;
+  // The detailer's ADetailer-style keys are not written yet: its PNG carries our JSON only.
+  if (metadata.stage_type === 'upscaler' || metadata.stage_type === 'detailer') return null;
   const refined = metadata.stage_type === 'refiner' ? metadata : null;
   // text_to_image records its values at the top level, refiner the values it ran with under `parameters`.
   const p: Record<string, unknown> = refined ? metadata.parameters : metadata;

@@ -50,6 +50,12 @@ export interface DetectorPort {
   run(input: Tensor): Promise<Tensor[]>;
 }
 
+/** The detectors a runtime has, by the class they find (the detailer's `targets`). */
+export interface DetectorProvider {
+  /** The detectors that find `target` (`face`, `hand`), opened; a clear error if none does. */
+  load(target: string): Promise<DetectorPort[]>;
+}
+
 export interface ArtifactSink {
   /** Store an image under `name` (e.g. `<job>/generated_upscaled.png`); returns the artifact id. */
   save(name: string, image: RgbaImage, metadata: ArtifactMetadata): Promise<string>;
@@ -68,6 +74,8 @@ export interface StageServices {
   artifacts: ArtifactSink;
   upscalers?: UpscalerProvider;
   diffusion?: DiffusionProvider;
+  /** Face and hand detectors for the detailer. */
+  detectors?: DetectorProvider;
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
   /** Monotonic clock in milliseconds (performance.now in browsers). */

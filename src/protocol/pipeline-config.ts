@@ -26,6 +26,20 @@ export const LIMITS = {
   high_res_scale: { above: 1, max: 4 },
   tile_size: { min: 16, max: 4096 },
   tile_overlap: { min: 0, max: 512 },
+  /** Detailer: a detection's score, after the sigmoid. */
+  confidence: { min: 0, max: 1 },
+  /** Detailer: ADetailer's "dilate erode" in px (negative erodes). */
+  dilate: { min: -128, max: 128 },
+  /** A1111's mask blur (a Gaussian's sigma in px). */
+  mask_blur: { min: 0, max: 64 },
+  /** A1111's "only masked padding, pixels". */
+  inpaint_padding: { min: 0, max: 256 },
+  /** Detailer: most detected regions redrawn, largest first. */
+  max_regions: { min: 1, max: 64 },
+  /** The seed's centre-crop heuristic: the share of each side kept. */
+  center_crop_ratio: { above: 0, max: 1 },
+  /** Smallest region (roi side, detected box side) the detailer redraws, in px. */
+  region_side: { min: 8 },
 } as const;
 
 export const UPSCALE_FACTORS = [2, 3, 4, 8] as const;
@@ -64,7 +78,40 @@ export const DEFAULTS = {
   /** A1111's hires fix denoising strength. */
   hires_strength: 0.5,
   hires_upscaler: 'latent',
+  /** diffusers' img2img / A1111's inpainting default, for a given mask or roi. */
+  detailer_strength: 0.75,
+  detailer_guidance_scale: 7.5,
+  /** ADetailer's defaults. */
+  detailer_targets: ['face'] as DetailerTarget[],
+  face_strength: 0.4,
+  hand_strength: 0.4,
+  confidence: 0.3,
+  dilate: 4,
+  mask_blur: 4,
+  masked_content: 'original' as MaskedContent,
+  inpaint_padding: 32,
+  center_crop_ratio: 0.8,
 } as const;
+
+/** What the detailer finds and redraws on its own. */
+export const DETAILER_TARGETS = ['face', 'hand'] as const;
+export type DetailerTarget = (typeof DETAILER_TARGETS)[number];
+
+/** A1111's "Masked content": what the masked area starts from (inpainting_fill 1, 0, 2, 3). */
+export const MASKED_CONTENTS = ['original', 'fill', 'latent_noise', 'latent_nothing'] as const;
+export type MaskedContent = (typeof MASKED_CONTENTS)[number];
+
+/** A1111's "Inpaint area". */
+export const INPAINT_AREAS = ['whole_picture', 'only_masked'] as const;
+export type InpaintAreaName = (typeof INPAINT_AREAS)[number];
+
+/** How the detailer's roi is chosen: the `roi` given, or the seed's centre crop (`center_crop_ratio`). */
+export const ROI_MODES = ['given', 'center'] as const;
+export type RoiMode = (typeof ROI_MODES)[number];
+
+/** The detailer's modes, as its metadata reports them. */
+export const DETAILER_MODES = ['detect', 'inpainting', 'img2img'] as const;
+export type DetailerMode = (typeof DETAILER_MODES)[number];
 
 // ---------------------------------------------------------------------------------------------
 // Field schemas: the limits above with messages that say what is allowed
@@ -182,10 +229,69 @@ export const UpscalerParameters = z.object({
 });
 export type UpscalerParameters = z.infer<typeof UpscalerParameters>;
 
+const enumOf = <T extends readonly [string, ...string[]]>(name: string, values: T) =>
+  z.enum(values, { error: `${name} must be one of ${values.join(', ')}` });
+const strengthOf = (name: string) =>
+  number(name)
+    .min(LIMITS.strength.min, `${name} must be between 0 and 1`)
+    .max(LIMITS.strength.max, `${name} must be between 0 and 1`);
+const ROI_SHAPE = 'roi must be [x, y, width, height] in whole pixels, width and height positive';
+
+/**
+ * The seed's DetailerStage, real (ADetailer for A1111): faces/hands found and redrawn, a given
+ * mask inpainted, or a given roi redrawn (img2img) and composited back.
+ */
+export const DetailerParameters = z.object({
+  /** Absent = the model that made the image, else the default checkpoint. */
+  model: ModelName.optional(),
+  /** Denoising strength for a given mask or roi (detected regions use face_/hand_strength). */
+  strength: Strength.default(DEFAULTS.detailer_strength),
+  guidance_scale: GuidanceScale.default(DEFAULTS.detailer_guidance_scale),
+  steps: Steps.optional(),
+  /** Absent = the prompts / seed that made the image (as the refiner), else '' / 0. */
+  prompt: z.string({ error: 'prompt must be text' }).optional(),
+  negative_prompt: z.string({ error: 'negative_prompt must be text' }).optional(),
+  seed: Seed.optional(),
+  scheduler: Scheduler.optional(),
+  karras: z.boolean({ error: 'karras must be true or false' }).default(false),
+  emphasis: EmphasisMode.default(DEFAULTS.emphasis),
+  /** What is detected when no mask or roi is given. */
+  targets: z
+    .array(enumOf('targets', DETAILER_TARGETS), { error: `targets must be a list of ${DETAILER_TARGETS.join(', ')}` })
+    .min(1, 'targets must name at least one of face, hand')
+    .default([...DEFAULTS.detailer_targets]),
+  face_strength: strengthOf('face_strength').default(DEFAULTS.face_strength),
+  hand_strength: strengthOf('hand_strength').default(DEFAULTS.hand_strength),
+  confidence: bounded(number('confidence'), 'confidence', LIMITS.confidence).default(DEFAULTS.confidence),
+  /** Detected regions only: px > 0 dilates the box mask, < 0 erodes it. */
+  dilate: bounded(whole('dilate'), 'dilate', LIMITS.dilate).default(DEFAULTS.dilate),
+  mask_blur: bounded(whole('mask_blur'), 'mask_blur', LIMITS.mask_blur).default(DEFAULTS.mask_blur),
+  masked_content: enumOf('masked_content', MASKED_CONTENTS).default(DEFAULTS.masked_content),
+  /** Absent = whole_picture for a given mask, only_masked for detected regions and a roi. */
+  inpaint_area: enumOf('inpaint_area', INPAINT_AREAS).optional(),
+  inpaint_padding: bounded(whole('inpaint_padding'), 'inpaint_padding', LIMITS.inpaint_padding).default(DEFAULTS.inpaint_padding),
+  /** Most detected regions redrawn, largest first; absent = all. */
+  max_regions: bounded(whole('max_regions'), 'max_regions', LIMITS.max_regions).optional(),
+  /** `[x, y, width, height]` in the image's pixels: redraw this region (img2img) and composite it back. */
+  roi: z
+    .tuple([whole('roi x'), whole('roi y'), whole('roi width'), whole('roi height')], { error: ROI_SHAPE })
+    .refine(([x, y, w, h]) => x >= 0 && y >= 0 && w > 0 && h > 0, { message: ROI_SHAPE })
+    .optional(),
+  /** 'center' = the roi is the centred `center_crop_ratio` of the image (the seed's heuristic). */
+  roi_mode: enumOf('roi_mode', ROI_MODES).optional(),
+  center_crop_ratio: number('center_crop_ratio')
+    .refine((v) => v > LIMITS.center_crop_ratio.above && v <= LIMITS.center_crop_ratio.max, {
+      message: `center_crop_ratio must be greater than ${LIMITS.center_crop_ratio.above} and at most ${LIMITS.center_crop_ratio.max}`,
+    })
+    .default(DEFAULTS.center_crop_ratio),
+});
+export type DetailerParameters = z.infer<typeof DetailerParameters>;
+
 /** Every stage_type and the parameters it reads. A new stage is added here, once. */
 export const STAGE_PARAMETERS = {
   text_to_image: TextToImageParameters,
   refiner: RefinerParameters,
+  detailer: DetailerParameters,
   upscaler: UpscalerParameters,
 } as const;
 export type StageType = keyof typeof STAGE_PARAMETERS;
@@ -213,6 +319,7 @@ export const StageConfig = z.discriminatedUnion(
   [
     stageConfig('text_to_image', STAGE_PARAMETERS.text_to_image),
     stageConfig('refiner', STAGE_PARAMETERS.refiner),
+    stageConfig('detailer', STAGE_PARAMETERS.detailer),
     stageConfig('upscaler', STAGE_PARAMETERS.upscaler),
   ],
   {

@@ -7,7 +7,7 @@
  * them, and a newer build may add a key without breaking an older page.
  */
 import { z } from 'zod';
-import { EmphasisMode, HighResFix, UpscaleFactorSchema } from './pipeline-config';
+import { DETAILER_MODES, EmphasisMode, HighResFix, INPAINT_AREAS, MASKED_CONTENTS, UpscaleFactorSchema } from './pipeline-config';
 
 /** `[width, height]` in pixels. */
 export const ImageSize = z.tuple([z.number().int().positive(), z.number().int().positive()]);
@@ -86,8 +86,61 @@ export const UpscalerMetadata = z
   .loose();
 export type UpscalerMetadata = z.infer<typeof UpscalerMetadata>;
 
+/** `[x0, y0, x1, y1]` in the image's pixels (x1, y1 exclusive for crops). */
+const Box = z.tuple([z.number(), z.number(), z.number(), z.number()]);
+
+/** One region the detailer redrew. */
+export const DetailerRegion = z
+  .object({
+    /** `face`, `hand`, `mask` (a given mask) or `roi`. */
+    class: z.string(),
+    /** The detector's score; 1 for a given mask or roi. */
+    score: z.number(),
+    /** The detector's own box (or the mask's / roi's bounds). */
+    box: Box,
+    /** The box the mask was built from (a palm box enlarged to take in the fingers). */
+    mask_box: Box.optional(),
+    /** The denoising strength it was redrawn with. */
+    strength: z.number(),
+    /** The area cut out, resized to the model and pasted back (only_masked), or null (whole picture). */
+    crop: Box.nullable(),
+    /** The size the model ran at, `[w, h]`. */
+    work_size: ImageSize,
+  })
+  .loose();
+export type DetailerRegion = z.infer<typeof DetailerRegion>;
+
+export const DetailerMetadata = z
+  .object({
+    stage_type: z.literal('detailer'),
+    ...ModelIdentity,
+    mode: z.enum(DETAILER_MODES),
+    strength: z.number(),
+    regions: z.array(DetailerRegion),
+    /** `[x, y, w, h]` in img2img mode. */
+    roi: z.tuple([z.number(), z.number(), z.number(), z.number()]).optional(),
+    /** True when a given mask was resized (nearest) to the image. */
+    mask_resized: z.boolean().optional(),
+    /** Detect mode: the detectors run and what they found before filtering, e.g. "no face found". */
+    detectors: z.array(z.string()).optional(),
+    message: z.string().optional(),
+    inpaint_area: z.enum(INPAINT_AREAS),
+    masked_content: z.enum(MASKED_CONTENTS),
+    mask_blur: z.number(),
+    inpaint_padding: z.number(),
+    /** 9 = inpainting UNet; 4 = latent blend. */
+    unet_channels: z.number(),
+    steps_run: z.number(),
+    scheduler: z.string(),
+    seed: z.number(),
+    output_size: ImageSize,
+    ms: z.number(),
+  })
+  .loose();
+export type DetailerMetadata = z.infer<typeof DetailerMetadata>;
+
 /** One stage's metadata, told apart by `stage_type`. */
-export const StageMetadata = z.discriminatedUnion('stage_type', [TextToImageMetadata, RefinerMetadata, UpscalerMetadata]);
+export const StageMetadata = z.discriminatedUnion('stage_type', [TextToImageMetadata, RefinerMetadata, DetailerMetadata, UpscalerMetadata]);
 export type StageMetadata = z.infer<typeof StageMetadata>;
 
 /** What an artifact carries: its stage's metadata, the stage's name and the parameters it ran with. */

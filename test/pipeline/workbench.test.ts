@@ -31,7 +31,7 @@ describe('PipelineConfig validation', () => {
 
   it('names an unknown stage type', () => {
     expect(() => validatePipelineConfig({ stages: [{ stage_type: 'teleporter' }] })).toThrow(
-      /stages\[0\]: unknown stage_type 'teleporter' \(known: text_to_image, refiner, upscaler\)/,
+      /stages\[0\]: unknown stage_type 'teleporter' \(known: text_to_image, refiner, detailer, upscaler\)/,
     );
   });
 

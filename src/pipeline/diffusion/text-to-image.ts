@@ -75,7 +75,18 @@ export type ImageToImageParams = z.input<typeof ImageToImageParams> & { latents?
     /** The start image already in latent space (VAE-encoded and scaled), e.g. upscaled for a hires fix. */
     | { image?: undefined; imageLatents: Tensor }
   );
-export type InpaintParams = z.input<typeof TextToImageParams> & { image: RgbaImage; mask: RgbaImage; strength?: number; latents?: Tensor };
+export type InpaintParams = z.input<typeof TextToImageParams> & {
+  image: RgbaImage;
+  mask: RgbaImage;
+  strength?: number;
+  latents?: Tensor;
+  /**
+   * A1111's "latent noise" / "latent nothing" masked content: the image latents under the mask
+   * are replaced by fresh noise (drawn from the seed after the start noise) or by zeros before
+   * noising (processing.py, StableDiffusionProcessingImg2Img.init, inpainting_fill 2 / 3).
+   */
+  latentFill?: 'noise' | 'nothing';
+};
 
 export interface RunOptions {
   /** `preview` comes every `previewEvery` steps and at the last step. */
@@ -103,7 +114,7 @@ type Mode =
   | { kind: 'txt2img' }
   | { kind: 'img2img'; image: RgbaImage; strength: number }
   | { kind: 'img2img'; imageLatents: Tensor; strength: number }
-  | { kind: 'inpaint'; image: RgbaImage; mask: RgbaImage; strength: number };
+  | { kind: 'inpaint'; image: RgbaImage; mask: RgbaImage; strength: number; latentFill?: 'noise' | 'nothing' };
 
 export async function textToImage(models: DiffusionModels, params: TextToImageParams, options: RunOptions = {}): Promise<DiffusionResult> {
   return run(models, params, { kind: 'txt2img' }, options);
@@ -134,7 +145,7 @@ export function checkUnetSize(unet: UNetPort, width: number, height: number): vo
 
 export async function inpaint(models: DiffusionModels, params: InpaintParams, options: RunOptions = {}): Promise<DiffusionResult> {
   const strength = parse(ImageToImageParams.pick({ strength: true }), { strength: params.strength ?? 1 }).strength;
-  return run(models, params, { kind: 'inpaint', image: params.image, mask: params.mask, strength }, options);
+  return run(models, params, { kind: 'inpaint', image: params.image, mask: params.mask, strength, latentFill: params.latentFill }, options);
 }
 
 function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
@@ -226,6 +237,7 @@ async function run(models: DiffusionModels, raw: TextToImageParams, mode: Mode, 
         const pixelMask = maskToTensor(mode.mask, p.width, p.height);
         maskedLatents = repeatBatch(scale(await models.vaeEncoder!.run(maskedImage(imageTensor, pixelMask)), vaeScale), p.batch_size);
       }
+      if (mode.latentFill) imageLatents = fillMaskedLatents(imageLatents, mask, mode.latentFill === 'noise' ? rng.normalTensor(latentDims) : null);
     }
   }
   const fullStrength = mode.kind === 'txt2img' || (mode.kind === 'inpaint' && mode.strength >= 1);
@@ -326,6 +338,14 @@ export function applyGuidance(prediction: Tensor, g: number): Tensor {
     out[i] = u + g * (prediction.data[size + i] - u);
   }
   return { data: out, dims: [half, ...prediction.dims.slice(1)] };
+}
+
+/** The latents under the mask (≥ 0.5) replaced by `fill` (same dims), or by zeros when null. */
+function fillMaskedLatents(latents: Tensor, mask: Tensor, fill: Tensor | null): Tensor {
+  const plane = mask.data.length;
+  const out = new Float32Array(latents.data.length);
+  for (let i = 0; i < out.length; i++) out[i] = mask.data[i % plane] >= 0.5 ? (fill ? fill.data[i] : 0) : latents.data[i];
+  return { data: out, dims: latents.dims };
 }
 
 /** `(1 − mask)·known + mask·generated`, the mask broadcast over batch and channels. */

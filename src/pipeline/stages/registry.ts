@@ -1,5 +1,6 @@
 import { STAGE_PARAMETERS, type StageParameters, type StageType } from '../../protocol/pipeline-config';
 import type { PipelineStage } from '../stage';
+import { DetailerStage } from './detailer';
 import { RefinerStage } from './refiner';
 import { TextToImageStage } from './text-to-image';
 import { UpscalerStage } from './upscaler';
@@ -11,6 +12,7 @@ import { UpscalerStage } from './upscaler';
 export const stageFactories: { [T in StageType]: (name: string, parameters: StageParameters<T>) => PipelineStage } = {
   text_to_image: (name, parameters) => new TextToImageStage(name, parameters),
   refiner: (name, parameters) => new RefinerStage(name, parameters),
+  detailer: (name, parameters) => new DetailerStage(name, parameters),
   upscaler: (name, parameters) => new UpscalerStage(name, parameters),
 };
 
