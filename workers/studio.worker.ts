@@ -27,7 +27,15 @@ import type { DetectorProvider } from '../src/pipeline/ports';
 import { startOrt, type OrtRuntime } from './ort/runtime';
 import { OrtUpscalerProvider } from './ort/upscalers';
 
-const db = openStudioDb();
+/**
+ * onnxruntime-web's threads are module workers named `em-pthread…` that load the ORT chunk, and
+ * the bundler has that chunk import this entry chunk for its runtime helpers: so this module also
+ * runs in every ORT thread. There it must not start a studio — no database, no clean-up, no
+ * comlink listener (which answered the threads' own messages and could hang ORT's start-up).
+ */
+const isOrtThread = (self.name ?? '').startsWith('em-pthread');
+
+const db: ReturnType<typeof openStudioDb> = isOrtThread ? new Promise(() => {}) : openStudioDb();
 const artifacts = new ArtifactRepository(db);
 const jobs = new JobRepository(db);
 const modelRepo = new ModelRepository(db);
@@ -54,7 +62,7 @@ const modelsService = new ModelsService({
   },
 });
 // A tab closed mid-import leaves chunks no model row refers to: remove them once at start.
-const cleanedUp = modelsService.cleanup().catch(() => 0);
+const cleanedUp = isOrtThread ? Promise.resolve(0) : modelsService.cleanup().catch(() => 0);
 
 let runtime: Promise<OrtRuntime> | null = null;
 let provider: OrtUpscalerProvider | null = null;
@@ -241,4 +249,4 @@ async function submitAndWait(request: JobRequest, kind: 'generate' | 'enhance', 
   }
 }
 
-Comlink.expose(api);
+if (!isOrtThread) Comlink.expose(api);
