@@ -74,7 +74,7 @@ export class JobQueue {
     const done = new Promise<JobResult>((r) => (resolve = r));
     const job: QueuedJob = { id, kind, request, controller: new AbortController(), done, resolve };
     await this.deps.jobs.create(
-      { id, kind, status: 'queued', request: storableRequest(request), created_at: this.now(), artifacts: [] },
+      { id, kind, status: 'queued', request: storableRequest(request, { keepMask: true }), created_at: this.now(), artifacts: [] },
       parsed.success ? request : undefined,
     );
     if (!parsed.success) {
@@ -257,6 +257,9 @@ function failure(jobId: string, error: string): JobResult {
 }
 
 /** What crosses back to the page: no pixel buffers, those live in the gallery. */
+/** Largest painted-mask PNG kept with its job (a 4096² two-colour mask is far smaller). */
+export const MAX_STORED_MASK_BYTES = 4 * 1024 * 1024;
+
 function toJobResult(jobId: string, r: WorkbenchResult): JobResult {
   const data: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(r.data)) {
@@ -267,13 +270,19 @@ function toJobResult(jobId: string, r: WorkbenchResult): JobResult {
   return { job_id: jobId, success: r.success, data, artifacts: r.artifacts, metadata: r.metadata as JobResult['metadata'], error: r.error };
 }
 
-/** The request as stored with the job: binary inputs replaced by a short description. */
-function storableRequest(request: QueuedJob['request']): unknown {
+/**
+ * The request as stored with the job: binary inputs replaced by a short description. The job
+ * record (`keepMask`) also keeps a painted mask's PNG, small as masks compress, so the mask can
+ * be restored with the job; the PNGs' JSON gets the description only.
+ */
+function storableRequest(request: QueuedJob['request'], options: { keepMask?: boolean } = {}): unknown {
   const input: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(request.input_data)) {
     if ((key === 'image_file' || key === 'mask_file') && value && typeof value === 'object') {
       const f = value as { name?: unknown; type?: unknown; bytes?: ArrayBuffer };
-      input[key] = { name: f.name, type: f.type, bytes: f.bytes?.byteLength ?? 0 };
+      const size = f.bytes?.byteLength ?? 0;
+      const keep = key === 'mask_file' && options.keepMask && f.bytes instanceof ArrayBuffer && size <= MAX_STORED_MASK_BYTES;
+      input[key] = { name: f.name, type: f.type, bytes: size, ...(keep ? { png: f.bytes!.slice(0) } : {}) };
     } else if (!(value instanceof ArrayBuffer) && !ArrayBuffer.isView(value) && !isRgbaImage(value)) {
       input[key] = value;
     }

@@ -22,7 +22,8 @@ import { QueueHost, QUEUE_CHANNEL, type LockManagerLike } from './queue-host';
 import { ModelsService } from './models-service';
 import { probeModel } from './ort/probe';
 import { OrtDiffusionProvider } from './ort/diffusion-provider';
-import { OrtDetectorProvider } from './ort/detector';
+import { OrtDetectorProvider, type ImportedDetector } from './ort/detector';
+import { detectInImage } from './detect-image';
 import type { DetectorProvider } from '../src/pipeline/ports';
 import { startOrt, type OrtRuntime } from './ort/runtime';
 import { OrtUpscalerProvider } from './ort/upscalers';
@@ -93,12 +94,39 @@ async function upscalers(): Promise<OrtUpscalerProvider> {
 
 let detectorProvider: OrtDetectorProvider | null = null;
 
-/** The bundled face and hand detectors (models.json), opened on first use, for the detailer. */
+/**
+ * The face and hand detectors for the detailer and Find: the bundled ones (models.json), then the
+ * verified imported ones whose classes name the target; each opened on first use.
+ */
 async function detectors(): Promise<DetectorProvider> {
   const { ort, capabilities } = await ortRuntime();
-  detectorProvider ??= new OrtDetectorProvider({ ort, backend: capabilities.backend, readModelFile: readBundledFile });
+  detectorProvider ??= new OrtDetectorProvider({
+    ort,
+    backend: capabilities.backend,
+    readModelFile: readBundledFile,
+    imported: async () => {
+      const models = (await modelRepo.listModels()).filter((m) => m.model_type === 'detector' && m.status === 'verified' && m.detector);
+      return models.map((m) => importedDetector(m));
+    },
+  });
   const opened = detectorProvider;
   return { load: (target) => opened.forClass(target) };
+}
+
+function importedDetector(m: ModelInfo): ImportedDetector {
+  const main = m.components.find((c) => c.role === 'detector')!;
+  const read = modelsService.reader(m);
+  return {
+    name: m.name,
+    layout: m.detector!.layout,
+    classes: m.detector!.classes,
+    key: `${m.name}:${main.file_id}`,
+    load: async () => {
+      const bytes = await read(main.path);
+      if (!bytes) throw new Error(`detector '${m.name}': ${main.path} is missing from storage; import it again`);
+      return bytes;
+    },
+  };
 }
 
 function importedUpscaler(m: ModelInfo) {
@@ -198,6 +226,7 @@ const api: StudioApi = {
   async upscalers() {
     return (await upscalers()).available();
   },
+  detect: (image, options) => detectInImage(image, options, { decodeImage: decodeImageFile, detectors, now: () => performance.now() }),
   models: {
     scan: (files) => modelsService.scan(files),
     import: (scanId, selections, onProgress) => modelsService.import(scanId, selections, onProgress),

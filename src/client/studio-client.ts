@@ -3,9 +3,9 @@
  * Views use `studio` (a comlink proxy of StudioApi) and the helpers below.
  */
 import * as Comlink from 'comlink';
-import type { StudioApi } from '../protocol/api';
+import type { DetectOutcome, StudioApi } from '../protocol/api';
 import type { JobEvent } from '../protocol/events';
-import type { StageConfigInput } from '../protocol/pipeline-config';
+import type { DetailerTarget, StageConfigInput } from '../protocol/pipeline-config';
 import type { BackendPreference, Capabilities, JobRequest, JobResult } from '../protocol/schemas';
 import { createJobClient, type JobClient, type JobHandle } from './job-handle';
 
@@ -86,6 +86,8 @@ export type StageRequest = StageConfigInput;
 export interface EnhanceImage {
   file?: File;
   artifactId?: string;
+  /** The detailer's painted mask (a PNG, white = redraw), sent as `mask_file`. */
+  mask?: Blob;
 }
 
 export interface EnhanceOptions extends EnhanceImage {
@@ -115,6 +117,11 @@ export async function submitEnhance(image: EnhanceImage, stages: StageRequest[])
   } else if (image.artifactId) {
     input_data.image_artifact = image.artifactId;
   }
+  if (image.mask) {
+    const bytes = await image.mask.arrayBuffer();
+    input_data.mask_file = { name: 'mask.png', type: image.mask.type || 'image/png', bytes };
+    transfer = [...transfer, bytes];
+  }
   const pipeline_config = {
     stages: stages.map((stage) => ({ ...stage, parameters: { ...stage.parameters } })),
     parameters: {},
@@ -127,7 +134,21 @@ export function submitUpscale(options: EnhanceOptions): Promise<JobHandle> {
   return submitEnhance(options, [upscalerStageRequest(options.upscaleFactor, options.model)]);
 }
 
-export type { JobHandle, JobResult };
+/**
+ * Enhance's Find: the faces and/or hands the detailer would redraw in a picked image, boxes in
+ * its pixels. The bytes are transferred to the worker, not copied.
+ */
+export async function detectRegions(
+  file: File | (Blob & { name?: string }),
+  options: { targets: DetailerTarget[]; confidence: number },
+): Promise<DetectOutcome> {
+  const bytes = await file.arrayBuffer();
+  const image = { name: file.name || 'the image', type: file.type, bytes };
+  await connectStudio();
+  return studio().detect(Comlink.transfer(image, [bytes]), options);
+}
+
+export type { DetectOutcome, JobHandle, JobResult };
 
 /** Wraps a callback so the worker can call it back (a comlink proxy), e.g. an `onProgress`. */
 export function proxyCallback<F extends (...args: never[]) => unknown>(fn: F): F {

@@ -92,9 +92,10 @@ export function samplerFromA1111(sampler: string, scheduleType?: string): { sche
 export interface InfotextInput {
   prompt: string;
   negative_prompt?: string;
-  steps: number;
-  /** A1111's sampler name ("DPM++ 2M"), or one of ours ('dpmpp_2m'), which is translated. */
-  sampler: string;
+  /** Left out when not known (e.g. a detailed upload whose generation is not on record). */
+  steps?: number;
+  /** A1111's sampler name ("DPM++ 2M"), or one of ours ('dpmpp_2m'), which is translated; left out when not known. */
+  sampler?: string;
   /** A1111's schedule type label, e.g. "Karras" (see samplerToA1111). */
   scheduleType?: string;
   cfg_scale: number;
@@ -112,7 +113,7 @@ export interface InfotextInput {
 const KEY = /^[\p{L}\p{N}_][\p{L}\p{N}_ \-/]+$/u;
 
 export function formatInfotext(input: InfotextInput): string {
-  const sampler = Object.hasOwn(A1111_SAMPLERS, input.sampler) ? A1111_SAMPLERS[input.sampler as SchedulerName] : input.sampler;
+  const sampler = input.sampler !== undefined && Object.hasOwn(A1111_SAMPLERS, input.sampler) ? A1111_SAMPLERS[input.sampler as SchedulerName] : input.sampler;
   // A1111's order (create_infotext); undefined entries are left out, as A1111 leaves out None.
   const pairs: Array<[string, string | number | undefined]> = [
     ['Steps', input.steps],
@@ -290,4 +291,182 @@ function parseNumber(text: string): number | undefined {
   if (!/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(t)) return undefined;
   const n = Number(t);
   return Number.isFinite(n) ? n : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ADetailer (the A1111 extension): its keys in the same infotext
+
+/**
+ * One ADetailer "tab" (a detector and how its finds are redrawn) as its infotext keys hold it.
+ * Only the keys this app writes or reads are typed; ADetailer's others (checkpoint, sampler,
+ * ControlNet, …) stay in the caller's `extra`.
+ */
+export interface AdetailerTab {
+  /** The detection model, e.g. `face_yolov8n.pt`, `mediapipe_face_full`. */
+  model: string;
+  prompt?: string;
+  negative_prompt?: string;
+  confidence?: number;
+  /** Keep the k largest detections (ADetailer writes it only when not 0 = all). */
+  mask_k_largest?: number;
+  dilate_erode?: number;
+  mask_blur?: number;
+  denoising_strength?: number;
+  /** ADetailer's default is true (redraw a crop around each mask). */
+  inpaint_only_masked?: boolean;
+  inpaint_padding?: number;
+  /** Separate steps / CFG for the redraw (ADetailer's "use separate …" switches). */
+  steps?: number;
+  cfg_scale?: number;
+}
+
+/** ADetailer's key names (adetailer/args.py), in the order it writes them; suffixed per tab. */
+const ADETAILER_KEYS = {
+  model: 'ADetailer model',
+  prompt: 'ADetailer prompt',
+  negative_prompt: 'ADetailer negative prompt',
+  confidence: 'ADetailer confidence',
+  mask_k_largest: 'ADetailer mask only top k largest',
+  dilate_erode: 'ADetailer dilate erode',
+  mask_blur: 'ADetailer mask blur',
+  denoising_strength: 'ADetailer denoising strength',
+  inpaint_only_masked: 'ADetailer inpaint only masked',
+  inpaint_padding: 'ADetailer inpaint padding',
+  use_steps: 'ADetailer use separate steps',
+  steps: 'ADetailer steps',
+  use_cfg_scale: 'ADetailer use separate CFG scale',
+  cfg_scale: 'ADetailer CFG scale',
+} as const;
+
+/** Written by ADetailer itself; about the tool, not a setting. */
+export const ADETAILER_VERSION_KEY = 'ADetailer version';
+
+/** ADetailer's key suffix for its tab `index` (0-based): '' for the first, then ' 2nd', ' 3rd', ' 4th', … */
+export function adetailerSuffix(index: number): string {
+  if (index === 0) return '';
+  const n = index + 1;
+  const teen = n % 100 >= 11 && n % 100 <= 13;
+  const end = teen ? 'th' : ({ 1: 'st', 2: 'nd', 3: 'rd' } as Record<number, string>)[n % 10] ?? 'th';
+  return ` ${n}${end}`;
+}
+
+/** Python's booleans, as ADetailer writes them. */
+const pyBool = (value: boolean) => (value ? 'True' : 'False');
+
+/**
+ * The `Key: value` pairs for ADetailer tabs, `index` being each tab's place (0 = first, unsuffixed).
+ * Left out as ADetailer leaves them out: empty prompts, k largest 0, the padding when not
+ * inpainting only the masked area, steps / CFG unless separate.
+ */
+export function adetailerParams(tabs: ReadonlyArray<AdetailerTab & { index: number }>): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  for (const tab of tabs) {
+    const sfx = adetailerSuffix(tab.index);
+    const put = (key: string, value: string | number | undefined) => {
+      if (value !== undefined) out[`${key}${sfx}`] = value;
+    };
+    const K = ADETAILER_KEYS;
+    put(K.model, tab.model);
+    put(K.prompt, tab.prompt || undefined);
+    put(K.negative_prompt, tab.negative_prompt || undefined);
+    put(K.confidence, tab.confidence);
+    put(K.mask_k_largest, tab.mask_k_largest || undefined);
+    put(K.dilate_erode, tab.dilate_erode);
+    put(K.mask_blur, tab.mask_blur);
+    put(K.denoising_strength, tab.denoising_strength);
+    if (tab.inpaint_only_masked !== undefined) put(K.inpaint_only_masked, pyBool(tab.inpaint_only_masked));
+    if (tab.inpaint_only_masked !== false) put(K.inpaint_padding, tab.inpaint_padding);
+    if (tab.steps !== undefined) {
+      put(K.use_steps, pyBool(true));
+      put(K.steps, tab.steps);
+    }
+    if (tab.cfg_scale !== undefined) {
+      put(K.use_cfg_scale, pyBool(true));
+      put(K.cfg_scale, tab.cfg_scale);
+    }
+  }
+  return out;
+}
+
+const ORDINAL = / (\d+)(st|nd|rd|th)$/;
+
+/**
+ * ADetailer's tabs from an infotext's `Key: value` pairs (e.g. toGenerationParams' `extra`): one
+ * per tab that names a model, in tab order. `used` lists the keys read or warned about; a value
+ * that does not parse is left out of its tab and said in `warnings`.
+ */
+export function readAdetailerTabs(params: Readonly<Record<string, string>>): {
+  tabs: Array<AdetailerTab & { index: number }>;
+  used: string[];
+  warnings: string[];
+} {
+  const byIndex = new Map<number, Record<string, string>>();
+  const keyOf = new Map<string, string>();
+  for (const key of Object.keys(params)) {
+    if (!key.startsWith('ADetailer ')) continue;
+    const ordinal = ORDINAL.exec(key);
+    const index = ordinal ? Number(ordinal[1]) - 1 : 0;
+    const name = ordinal ? key.slice(0, ordinal.index) : key;
+    if (ordinal && adetailerSuffix(index) !== ordinal[0]) continue; // "1st", "2th": not ADetailer's
+    const tab = byIndex.get(index) ?? {};
+    tab[name] = params[key];
+    keyOf.set(`${index}:${name}`, key);
+    byIndex.set(index, tab);
+  }
+  const tabs: Array<AdetailerTab & { index: number }> = [];
+  const used: string[] = [];
+  const warnings: string[] = [];
+  const K = ADETAILER_KEYS;
+  for (const index of [...byIndex.keys()].sort((a, b) => a - b)) {
+    const raw = byIndex.get(index)!;
+    const model = raw[K.model]?.trim();
+    if (!model || model === 'None') continue;
+    const tab: AdetailerTab & { index: number } = { index, model };
+    const take = (name: string) => used.push(keyOf.get(`${index}:${name}`)!);
+    take(K.model);
+    const bad = (name: string, why: string) => {
+      take(name);
+      warnings.push(`${keyOf.get(`${index}:${name}`)!} "${raw[name]}" ${why}`);
+    };
+    const numberField = (name: string, field: 'confidence' | 'dilate_erode' | 'mask_blur' | 'denoising_strength' | 'inpaint_padding' | 'mask_k_largest' | 'steps' | 'cfg_scale', whole: boolean) => {
+      if (raw[name] === undefined) return;
+      const n = parseNumber(raw[name]);
+      if (n === undefined || (whole && !Number.isInteger(n))) return bad(name, whole ? 'is not a whole number' : 'is not a number');
+      tab[field] = n;
+      take(name);
+    };
+    const boolField = (name: string): boolean | undefined => {
+      const v = raw[name]?.trim();
+      if (v === undefined) return undefined;
+      if (v === 'True' || v === 'False') {
+        take(name);
+        return v === 'True';
+      }
+      bad(name, 'is not True or False');
+      return undefined;
+    };
+    for (const [name, field] of [
+      [K.prompt, 'prompt'],
+      [K.negative_prompt, 'negative_prompt'],
+    ] as const) {
+      if (raw[name] === undefined) continue;
+      tab[field] = raw[name];
+      take(name);
+    }
+    numberField(K.confidence, 'confidence', false);
+    numberField(K.mask_k_largest, 'mask_k_largest', true);
+    numberField(K.dilate_erode, 'dilate_erode', true);
+    numberField(K.mask_blur, 'mask_blur', true);
+    numberField(K.denoising_strength, 'denoising_strength', false);
+    const onlyMasked = boolField(K.inpaint_only_masked);
+    if (onlyMasked !== undefined) tab.inpaint_only_masked = onlyMasked;
+    numberField(K.inpaint_padding, 'inpaint_padding', true);
+    // Separate steps / CFG count only when switched on; the switch itself is read either way.
+    if (boolField(K.use_steps)) numberField(K.steps, 'steps', true);
+    else if (raw[K.steps] !== undefined) take(K.steps);
+    if (boolField(K.use_cfg_scale)) numberField(K.cfg_scale, 'cfg_scale', false);
+    else if (raw[K.cfg_scale] !== undefined) take(K.cfg_scale);
+    tabs.push(tab);
+  }
+  return { tabs, used, warnings };
 }

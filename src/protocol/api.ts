@@ -18,6 +18,32 @@ import type {
   JobSummary,
   UpscalerModelInfo,
 } from './schemas';
+import type { DetailerTarget } from './pipeline-config';
+
+/** A face or hand the detailer would redraw, as Enhance's Find shows it. */
+export interface FoundRegion {
+  target: DetailerTarget;
+  /** The detector's own class name (`face`, `hand`, or a YOLO model's). */
+  class: string;
+  score: number;
+  /** `[x0, y0, x1, y1]` in the image's pixels, as the detector decodes it. */
+  box: [number, number, number, number];
+  /** hands: the palm box enlarged to the whole hand, what the detailer redraws */
+  mask_box?: [number, number, number, number];
+  /** The detector that found it (a models.json or registry name). */
+  detector: string;
+}
+
+export interface DetectOutcome {
+  width: number;
+  height: number;
+  /** Largest first; only those the detailer would redraw (at least LIMITS.region_side.min px a side). */
+  regions: FoundRegion[];
+  /** Every detector that ran. */
+  detectors: string[];
+  /** Time spent detecting (opening a detector the first time included; decoding the image not). */
+  ms: number;
+}
 
 /** What the studio worker exposes over comlink (DESIGN.md §3). */
 export interface StudioApi {
@@ -41,6 +67,9 @@ export interface StudioApi {
   enhance(request: JobRequest, onProgress?: (event: JobEvent) => void): Promise<JobResult>;
 
   upscalers(): Promise<UpscalerModelInfo[]>;
+
+  /** Finds faces and/or hands in an image, nothing else (Enhance's Find): boxes in the image's pixels. */
+  detect(image: { name: string; type: string; bytes: ArrayBuffer }, options: { targets: DetailerTarget[]; confidence: number }): Promise<DetectOutcome>;
 
   /** The model registry (the seed's ModelRegistry, for files the user picks or drops). */
   models: {

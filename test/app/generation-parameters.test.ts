@@ -75,6 +75,7 @@ const form = (over: Partial<GenerateForm> = {}): GenerateForm => ({
   emphasis: 'original',
   hires_fix: null,
   refiner: null,
+  detailer: null,
   upscaler: null,
   ...over,
 });
@@ -98,6 +99,7 @@ describe('our media-lab chunk', () => {
       emphasis: 'original',
       hires_fix: null,
       refiner: null,
+      detailer: null,
       upscaler: null,
     });
     expect(loaded.unmapped).toEqual([]);
@@ -217,6 +219,7 @@ describe('A1111 infotext', () => {
       height: 768,
       hires_fix: null,
       refiner: null,
+      detailer: null,
       upscaler: null,
     });
     // Clip skip is a real setting this app lacks; Version and hashes are not settings.
@@ -278,6 +281,7 @@ describe('ComfyUI prompt graph', () => {
       height: 512,
       hires_fix: null,
       refiner: null,
+      detailer: null,
       upscaler: null,
     });
     expect(loaded.unmapped).toEqual([
@@ -316,6 +320,7 @@ describe('pipeline configs', () => {
       seed: 42,
       hires_fix: { scale: 1.5, upscaler: 'latent', strength: 0.5 },
       refiner: { strength: 0.25, model: 'other', steps: 8 },
+      detailer: { targets: ['face', 'hand'], face_strength: 0.35, hand_strength: 0.5, confidence: 0.45, prompt: 'sharp eyes' },
       upscaler: { factor: 4 },
     });
     const config = buildPipelineConfig(full);
@@ -323,8 +328,22 @@ describe('pipeline configs', () => {
       ['text_to_image', undefined],
       ['refiner', 'hires_fix'],
       ['refiner', 'refiner'],
+      ['detailer', 'detailer'],
       ['upscaler', undefined],
     ]);
+    // The detailer redraws with the generation's steps, CFG and sampler; checkpoint, negative prompt and seed it inherits.
+    expect(config.stages[3].parameters).toEqual({
+      steps: 20,
+      guidance_scale: 7,
+      scheduler: 'euler_a',
+      karras: false,
+      emphasis: 'original',
+      targets: ['face', 'hand'],
+      face_strength: 0.35,
+      hand_strength: 0.5,
+      confidence: 0.45,
+      prompt: 'sharp eyes',
+    });
     expect(config.stages[1].parameters).toMatchObject({ prompt: 'a cat', seed: 42, strength: 0.5, steps: 20, high_res_fix: { scale: 1.5, upscaler: 'latent' } });
     expect(config.stages[2].parameters).toMatchObject({ prompt: 'a cat', model: 'other', strength: 0.25, steps: 8 });
     expect(() => validatePipelineConfig(config)).not.toThrow();
@@ -346,6 +365,7 @@ describe('pipeline configs', () => {
       emphasis: 'original',
       hires_fix: { scale: 1.5, upscaler: 'latent', strength: 0.5, steps: 20 },
       refiner: { strength: 0.25, model: 'other', steps: 8 },
+      detailer: { targets: ['face', 'hand'], face_strength: 0.35, hand_strength: 0.5, confidence: 0.45, prompt: 'sharp eyes' },
       upscaler: { factor: 4 },
     });
   });
@@ -377,7 +397,7 @@ describe('pipeline configs', () => {
     const loaded = fromPipelineConfig({
       stages: [
         { stage_type: 'text_to_image', parameters: { prompt: 'x', steps: 0, colour: 'red' } },
-        { stage_type: 'detailer', parameters: {} },
+        { stage_type: 'detailer', parameters: { roi: [0, 0, 64, 64] } },
         { stage_type: 'upscaler', parameters: { upscale_factor: 5 } },
       ],
     });
@@ -386,7 +406,7 @@ describe('pipeline configs', () => {
     expect(loaded.unmapped).toEqual([
       "stages[0] (text_to_image): parameter 'colour' is not one this stage takes",
       'steps 0 is not a number of steps from 1 to 1000',
-      "stages[1] (detailer): the Generate view has no 'detailer' stage; it is left out",
+      "stages[1] (detailer): it redraws a chosen region (roi); the Generate view's detailer redraws found faces and hands, so it is left out",
       'upscale factor 5 is not one of 2, 3, 4, 8',
     ]);
   });

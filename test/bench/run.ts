@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- upscale|t2i|browser]`: figures, not a test: nothing here fails on speed.
+ * `npm run bench [-- upscale|t2i|detect|detailer|browser]`: figures, not a test: nothing here fails on speed.
  * - upscale: esrgan-slim ×4 on one 512×512 image with this project's onnxruntime-web path,
  *   UpscalerJS (tfjs WASM) and onnxruntime-node. Each contender runs in its own process
  *   (contender.ts) so its peak RSS is its own.
@@ -7,7 +7,10 @@
  *   (text-to-image.ts, one process per runtime): the share of wall time outside
  *   InferenceSession.run, and the time to the first step and the first preview.
  * - detect: the bundled face and palm detectors per image, ONNX on onnxruntime-web beside the
- *   TF.js originals (detect.ts).
+ *   TF.js originals (detect.ts); then the worker's `detect` (Enhance's Find) per image in headless
+ *   Chromium, WASM, through the built app's worker (browser-detect.ts; builds into a temp folder).
+ * - detailer: the detailer stage on the tiny checkpoint (roi, mask, detected face): wall time
+ *   against the time inside InferenceSession.run (detailer.ts).
  * - browser: a generation from the Generate view of the built app in headless Chromium: the
  *   main thread's long tasks and frame gaps while it runs, the time to the first live preview.
  */
@@ -253,6 +256,56 @@ async function benchDetect(): Promise<void> {
   console.log(table(out));
   console.log(`
 wall: detect() on one image (letterbox to 256, the model, decoding, NMS), median of 5 warm runs; outside: wall minus the model run`);
+
+  // Imported here so the Node part does not need Chromium.
+  const { benchBrowserDetect } = await import('./browser-detect');
+  const browser = await benchBrowserDetect();
+  console.log(
+    `\n== detection in headless Chromium: the worker's detect() (Find), faces and hands, WASM ${browser.threads} threads` +
+      `${browser.crossOriginIsolated ? '' : ' (NOT cross-origin isolated)'} ==`,
+  );
+  const brows = [['image', 'found', 'detectors', 'first call ms', 'wall ms', 'in detectors ms', 'decode + messages ms']];
+  for (const r of browser.rows) {
+    brows.push([`${r.image} ${r.size}`, String(r.found), r.detectors, f(r.firstMs), f(r.wallMs), f(r.detectMs), f(r.wallMs - r.detectMs)]);
+  }
+  console.log(table(brows));
+  console.log(`
+first call: the image's first detect() (for the first image, the detector sessions are created in it); wall: the page's time for one
+detect() call, median of 5 rounds over the images after their first calls; in detectors: the worker's own 'ms' (both detectors, letterbox, decoding, NMS, filtering);
+decode + messages: the rest (bytes to the worker, PNG decode in JS, the answer back)`);
+}
+
+async function benchDetailerSection(): Promise<void> {
+  const { benchDetailer, DETAILER_STEPS } = await import('./detailer');
+  const { T2I_THREADS } = await import('./text-to-image');
+  console.log(`== detailer: astronaut.png 512×512, ${DETAILER_STEPS} steps × strength 0.5, tiny checkpoint, Node, onnxruntime-web WASM ${T2I_THREADS} threads ==`);
+  console.log(machineLine());
+  const rows = await benchDetailer();
+  const f = (v: number) => v.toFixed(v < 10 ? 1 : 0);
+  const out = [['unet', 'mode', 'regions', 'work size', 'wall ms', 'median', 'run ms', 'unet runs', 'detector runs', 'outside ms', 'outside %', 'png ms', 'loadavg']];
+  for (const r of rows) {
+    const outside = r.wallMs - r.runMs - r.detectorRunMs;
+    out.push([
+      r.unet,
+      r.mode,
+      String(r.regions),
+      r.workSize,
+      f(r.wallMs),
+      f(r.medianWallMs),
+      f(r.runMs),
+      `${f(r.unetMs)} (${r.unetCalls}×)`,
+      f(r.detectorRunMs),
+      f(outside),
+      `${((outside / r.wallMs) * 100).toFixed(1)}%`,
+      f(r.pngMs),
+      r.load1.toFixed(1),
+    ]);
+  }
+  console.log(table(out));
+  console.log(`
+wall: Workbench.execute of one detailer job (models open), fastest of 3 warm runs; run ms: the checkpoint's InferenceSession.run calls
+(VAE encoder, text encoder, UNet, VAE decoder); detector runs: the detectors' (detect mode); outside: wall − both, the stage's own time
+(mask, crop and resize, blur, composite, tensors, scheduler, PNG); roi / detect redraw a crop at 512 px ('only masked'), mask the whole picture`);
 }
 
 async function benchBrowser(): Promise<void> {
@@ -261,7 +314,13 @@ async function benchBrowser(): Promise<void> {
   await benchBrowserGenerate();
 }
 
-const SECTIONS: Record<string, () => Promise<void>> = { upscale: benchUpscale, t2i: benchTextToImage, detect: benchDetect, browser: benchBrowser };
+const SECTIONS: Record<string, () => Promise<void>> = {
+  upscale: benchUpscale,
+  t2i: benchTextToImage,
+  detect: benchDetect,
+  detailer: benchDetailerSection,
+  browser: benchBrowser,
+};
 const wanted = process.argv.slice(2);
 for (const name of wanted) if (!SECTIONS[name]) throw new Error(`unknown bench section '${name}'; known: ${Object.keys(SECTIONS).join(', ')}`);
 for (const [name, section] of Object.entries(SECTIONS)) {

@@ -55,7 +55,7 @@ export const T2I_CASES: T2ICase[] = [
 /** The heavier UNet's shape (bench-unet.ts). */
 export const BENCH_UNET = { channels: 64, blocks: 2 };
 
-type Component = 'text_encoder' | 'unet' | 'vae_decoder' | 'vae_encoder';
+export type Component = 'text_encoder' | 'unet' | 'vae_decoder' | 'vae_encoder';
 
 /** One generation's clock readings, in ms from the start of Workbench.execute. */
 interface Sample {
@@ -103,7 +103,7 @@ export interface T2IResult extends T2ICase {
 }
 
 /** The session.run clock: every call's duration, by component, plus the UNet's first start / last end. */
-class RunClock {
+export class RunClock {
   runMs = {} as Record<Component, number>;
   runCalls = {} as Record<Component, number>;
   firstUnetStart = Infinity;
@@ -148,13 +148,13 @@ function componentOf(session: { inputNames: readonly string[] }): Component {
 }
 
 type AnySession = { inputNames: readonly string[]; run: (...args: unknown[]) => Promise<unknown> };
-type AnyOrt = { InferenceSession: { create: (...args: unknown[]) => Promise<unknown> }; Tensor: unknown; env: unknown };
+export type AnyOrt = { InferenceSession: { create: (...args: unknown[]) => Promise<unknown> }; Tensor: unknown; env: unknown };
 
 /**
  * The ort module with InferenceSession.create wrapped: each session's `run` is timed into `clock`.
  * `adapt` turns onnxruntime-web's create arguments into what another runtime takes.
  */
-function instrument(ort: AnyOrt, clock: RunClock, adapt?: (args: unknown[]) => Promise<unknown[]>): Ort {
+export function instrument(ort: AnyOrt, clock: RunClock, adapt?: (args: unknown[]) => Promise<unknown[]>): Ort {
   const create = async (...args: unknown[]) => {
     const session = (await ort.InferenceSession.create(...(adapt ? await adapt(args) : args))) as AnySession;
     const component = componentOf(session);

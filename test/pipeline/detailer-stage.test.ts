@@ -9,7 +9,7 @@ import { nativeSize, fillMasked, planInpaint } from '../../src/pipeline/diffusio
 import { blurMask, createMask, dilateMask, maskFromImage, type Mask } from '../../src/pipeline/image/mask';
 import { createRgbaImage, type RgbaImage } from '../../src/pipeline/image/rgba';
 import type { DetectorProvider, DiffusionModels, DiffusionProvider, StageServices } from '../../src/pipeline/ports';
-import { palmToHand, rectMask } from '../../src/pipeline/stages/detailer';
+import { palmToHand, rectMask, stepsForStrength } from '../../src/pipeline/stages/detailer';
 import { Workbench } from '../../src/pipeline/workbench';
 import { readArtifactMetadata, type DetailerMetadata } from '../../src/protocol/stage-results';
 import { textChunks } from '../../src/media/artifact-png';
@@ -179,12 +179,17 @@ describe('detailer: a given mask (inpainting)', () => {
 });
 
 describe('detailer: what it records', () => {
-  it('the artifact metadata reads back as DetailerMetadata; the PNG carries our JSON (no A1111 infotext yet)', async () => {
+  it('the artifact metadata reads back as DetailerMetadata; the PNG carries A1111 infotext and our JSON', async () => {
     const { sink } = await runStage({}, { mask: maskPng(W, H, RECT) });
     const written = JSON.parse(JSON.stringify(sink.saved[0].metadata));
     const read = readArtifactMetadata(written);
     expect(read).toMatchObject({ stage_type: 'detailer', stage: 'detailer', mode: 'inpainting', output_size: [64, 64] });
-    expect(textChunks(read!).map((c) => c.keyword)).toEqual(['media-lab']);
+    const chunks = textChunks(read!);
+    expect(chunks.map((c) => c.keyword)).toEqual(['parameters', 'media-lab']);
+    // A painted mask is A1111 inpainting, not ADetailer's work.
+    expect(chunks[0].text).toMatch(/Denoising strength: 0\.75/);
+    expect(chunks[0].text).toMatch(/Mask blur: 4/);
+    expect(chunks[0].text).not.toMatch(/ADetailer/);
   });
 });
 
@@ -344,12 +349,43 @@ describe('detailer: bad input', () => {
     expect(result.error).toMatch(/multiples of 8/);
   });
 
+  it('whole_picture on an image wider than the loop takes: says to use only_masked, loads nothing', async () => {
+    const s = services();
+    const wide = patternImage(4104, 8);
+    const result = await detailer({}).execute({ image: wide, mask: maskPng(4104, 8, [0, 0, 16, 8]) }, 'job', s.svc);
+    expect(result.error).toMatch(/sides from 64 to 4096 px .*only_masked/);
+    expect(s.loads).toEqual([]);
+  });
+
   it('parameters out of range name the key', () => {
     expect(() => detailer({ masked_content: 'blur', face_strength: 2 })).toThrow(
       /face_strength must be between 0 and 1.*masked_content must be one of original, fill, latent_noise, latent_nothing/,
     );
     expect(() => detailer({ roi: [0, 0, -4, 8] })).toThrow(/roi must be \[x, y, width, height\]/);
     expect(() => detailer({ targets: ['feet'] })).toThrow(/targets must be one of face, hand/);
+  });
+});
+
+describe('detailer: low strength on few steps', () => {
+  it('stepsForStrength: the fewest steps that run one (A1111 runs at least one; the loop refuses none)', () => {
+    expect(stepsForStrength(1, 0.4)).toBe(3);
+    expect(stepsForStrength(20, 0.4)).toBe(20);
+    expect(stepsForStrength(1, 1)).toBe(1);
+    expect(stepsForStrength(2, 0.3)).toBe(4);
+    for (const strength of [0.05, 0.1, 0.33, 0.7]) expect(Math.trunc(stepsForStrength(1, strength) * strength)).toBe(1);
+  });
+
+  it('a 1-step checkpoint at strength 0.4 redraws with one step instead of failing', async () => {
+    const { result, meta } = await runStage({ steps: 1, strength: 0.4 }, { mask: maskPng(W, H, RECT) });
+    expect(result.error).toBeNull();
+    expect(meta!.steps_run).toBe(1);
+  });
+
+  it('strength 0 redraws nothing: the image comes back as it was', async () => {
+    const { result, meta, sink } = await runStage({ strength: 0 }, { mask: maskPng(W, H, RECT) });
+    expect(result.error).toBeNull();
+    expect(meta!.steps_run).toBe(0);
+    expect(Buffer.from(sink.saved[0].image.data).equals(Buffer.from(patternImage(W, H).data))).toBe(true);
   });
 });
 

@@ -37,14 +37,17 @@ const detail = (input: Record<string, unknown>) => ({
 });
 
 describe('JobQueue: the detailer', () => {
-  it('decodes mask_file into the mask (one with nothing painted: nothing to redraw) and stores it described', async () => {
+  it('decodes mask_file into the mask (one with nothing painted: nothing to redraw) and stores it described, its PNG kept', async () => {
     const { queue, jobs } = setup();
     const blank = encodePng(opaqueBlack(64, 64));
     const { job_id, done } = await queue.submit(detail({ mask_file: file('mask.png', blank) }));
     const result = await done;
     expect(result.error).toMatch(/nothing to redraw/);
     const job = await jobs.get(job_id);
-    expect((job!.request as { input_data: Record<string, unknown> }).input_data.mask_file).toEqual({ name: 'mask.png', type: 'image/png', bytes: blank.byteLength });
+    // Described, with the mask's PNG kept so the job's mask can be restored.
+    const stored = (job!.request as { input_data: Record<string, { png?: ArrayBuffer }> }).input_data.mask_file;
+    expect(stored).toMatchObject({ name: 'mask.png', type: 'image/png', bytes: blank.byteLength });
+    expect(Buffer.from(stored.png!).equals(Buffer.from(blank))).toBe(true);
   });
 
   it('an empty mask_file fails saying so', async () => {

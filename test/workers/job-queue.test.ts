@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { decodeImageFile } from '../../src/media/decode-image';
 import { decodePng, encodePng } from '../../src/media/png';
+import { readPngTextChunks } from '../../src/media/png-text';
 import type { JobEvent } from '../../src/protocol/events';
 import { ArtifactRepository } from '../../src/storage/artifacts';
 import { StorageFullError } from '../../src/storage/errors';
@@ -53,6 +54,22 @@ const upscale = (factor: unknown, bytes: Uint8Array = astronautBytes, name = 'as
 });
 
 describe('JobQueue', () => {
+  it("keeps a painted mask's PNG with the job record (restorable), not in the images' JSON", async () => {
+    const { queue, jobs, artifacts } = setup();
+    const mask = encodePng({ width: 8, height: 8, data: new Uint8ClampedArray(8 * 8 * 4).fill(255) });
+    const request = upscale(2);
+    const input = { ...request.input_data, mask_file: { name: 'mask.png', type: 'image/png', bytes: mask.slice().buffer } };
+    const { job_id, done } = await queue.submit({ ...request, input_data: input });
+    const result = await done;
+    expect(result.error).toBeNull();
+    const stored = (await jobs.get(job_id))!.request as { input_data: { mask_file: { bytes: number; png: ArrayBuffer } } };
+    expect(stored.input_data.mask_file.bytes).toBe(mask.byteLength);
+    expect(Buffer.from(stored.input_data.mask_file.png).equals(Buffer.from(mask))).toBe(true);
+    const png = new Uint8Array(await (await artifacts.getBlob(result.artifacts[0]))!.arrayBuffer());
+    const ours = JSON.parse(readPngTextChunks(png).find((c) => c.keyword === 'media-lab')!.text);
+    expect(ours.job.input_data.mask_file).toEqual({ name: 'mask.png', type: 'image/png', bytes: mask.byteLength });
+  });
+
   it('runs an upscale job: artifact stored, job succeeded, events in order', async () => {
     const { queue, jobs, artifacts, events } = setup();
     const { job_id, done } = await queue.submit(upscale(2));

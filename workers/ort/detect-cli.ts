@@ -18,7 +18,7 @@ import { decodeImageInNode } from './node-image';
 import { createOrtDetector, OrtDetectorProvider, type OrtDetector } from './detector';
 import type { Ort } from './types';
 
-const MODELS_DIR = fileURLToPath(new URL('../../public/models/', import.meta.url));
+export const MODELS_DIR = fileURLToPath(new URL('../../public/models/', import.meta.url));
 
 /** The detailer's default confidence (ADetailer's): what a region needs to be redrawn. */
 const DEFAULT_THRESHOLD = 0.3;
@@ -44,7 +44,8 @@ const stdio: DetectCliIo = {
 
 const round = (value: number, digits: number) => Number(value.toFixed(digits));
 
-async function readInput(path: string, what: string): Promise<Uint8Array> {
+/** A file for a headless tool, or an error naming it and what it was for. */
+export async function readInput(path: string, what: string): Promise<Uint8Array> {
   try {
     return new Uint8Array(await readFile(path));
   } catch (err) {

@@ -2,7 +2,8 @@
  * onnxruntime-web implementation of the pipeline's DetectorPort: a session from the model's
  * bytes, its input and output names and shapes from the session, and its decoding layout
  * identified from those shapes (the same rules `detect` checks on every run). The bundled
- * detectors (models.json) are opened through OrtDetectorProvider, integrity-checked by sha256.
+ * detectors (models.json) are opened through OrtDetectorProvider, integrity-checked by sha256,
+ * and so are the verified detectors the user imported whose classes name the target.
  */
 import { fromFloat16Array, toFloat16Array } from '../../src/pipeline/float16';
 import { identifyDetector, type DetectorDecoding } from '../../src/pipeline/detection/layouts';
@@ -38,6 +39,13 @@ export interface OrtDetector extends DetectorPort {
 export class DetectorInputError extends Error {
   override name = 'DetectorInputError';
 }
+
+/**
+ * The class names a detector gets when nothing names them (a YOLO export's classes are numbers
+ * to onnxruntime: its `names` live in metadata the runtime does not read).
+ */
+export const anonymousClass = (index: number): string => `class ${index}`;
+export const isAnonymousClass = (name: string): boolean => /^class \d+$/.test(name);
 
 const FLOAT_TYPES = new Set(['float32', 'float16']);
 const dimsOf = (shape: ReadonlyArray<number | string>) => `[${shape.join(', ')}]`;
@@ -111,8 +119,15 @@ export async function createOrtDetector(bytes: Uint8Array, options: OrtDetectorO
     const decoding = identifyDetector(image.size, shapes, options.layout);
     const classes =
       options.classes ??
-      (decoding.layout === 'yolo' ? Array.from({ length: decoding.numClasses }, (_, i) => `class ${i}`) : [decoding.spec.className]);
+      (decoding.layout === 'yolo' ? Array.from({ length: decoding.numClasses }, (_, i) => anonymousClass(i)) : [decoding.spec.className]);
     const valueRange = options.valueRange ?? (decoding.layout === 'yolo' ? YOLO_DECODING.valueRange : decoding.spec.valueRange);
+    // One run at a time: Find and a job's detailer may share this session, and a session runs one call at once.
+    let queue: Promise<unknown> = Promise.resolve();
+    const run = (t: Tensor): Promise<Tensor[]> => {
+      const result = queue.then(() => runSession(t));
+      queue = result.catch(() => undefined);
+      return result;
+    };
     return {
       id,
       layout: decoding.layout,
@@ -120,7 +135,7 @@ export async function createOrtDetector(bytes: Uint8Array, options: OrtDetectorO
       valueRange,
       classes,
       decoding,
-      run: runSession,
+      run,
       release: () => session.release(),
     };
   } catch (err) {
@@ -129,14 +144,51 @@ export async function createOrtDetector(bytes: Uint8Array, options: OrtDetectorO
   }
 }
 
+/** A verified detector the user imported: what the probe found, and how to read its file from storage. */
+export interface ImportedDetector {
+  name: string;
+  layout: DetectorLayout;
+  classes: readonly string[];
+  /** Changes when the stored file does (a model removed and imported again under its name), so no stale session is reused. */
+  key: string;
+  load(): Promise<Uint8Array>;
+}
+
+export interface DetectorChoice<B, I> {
+  /** Used for the target, in this order: the bundled ones first, then the imported. */
+  bundled: B[];
+  imported: I[];
+  /** Imported detectors whose classes are all unnamed (`class 0`, …): never used for a target on their own. */
+  unnamed: I[];
+}
+
+/**
+ * Which detectors find `target`: those whose class names include it, the bundled first (known
+ * and tested), then the imported. A detector whose classes are only numbers is not used: nothing
+ * says which number is a face, and guessing would redraw whatever it finds.
+ */
+export function chooseDetectors<B extends { classes: readonly string[] }, I extends { classes: readonly string[] }>(
+  target: string,
+  bundled: readonly B[],
+  imported: readonly I[],
+): DetectorChoice<B, I> {
+  return {
+    bundled: bundled.filter((m) => m.classes.includes(target)),
+    imported: imported.filter((m) => m.classes.includes(target)),
+    unnamed: imported.filter((m) => m.classes.length > 0 && m.classes.every(isAnonymousClass)),
+  };
+}
+
 export interface OrtDetectorProviderOptions {
   ort: Ort;
   backend: Backend;
   /** Reads a file next to models.json (fetch in browsers, fs in Node). */
   readModelFile(file: string): Promise<Uint8Array>;
+  /** Verified detectors the user imported (from the registry), read on every `forClass`. */
+  imported?: () => Promise<ImportedDetector[]>;
 }
 
-/** The bundled detectors of models.json, one session each, reused across jobs. */
+/** The bundled detectors of models.json and the imported ones, one session each, reused across jobs. */
 export class OrtDetectorProvider {
   private manifest: Promise<BundledDetector[]> | null = null;
   private detectors = new Map<string, Promise<OrtDetector>>();
@@ -153,22 +205,45 @@ export class OrtDetectorProvider {
     return [...new Set((await this.models()).flatMap((m) => m.classes))];
   }
 
-  /** The bundled detectors that find `target` (a class name), opened. */
+  /** The detectors that find `target` (a class name), opened: the bundled ones first, then the imported. */
   async forClass(target: string): Promise<OrtDetector[]> {
-    const models = (await this.models()).filter((m) => m.classes.includes(target));
-    if (models.length === 0) {
-      throw new Error(`no bundled detector finds '${target}'; bundled detectors find: ${(await this.classes()).join(', ')}`);
+    const imported = (await this.options.imported?.().catch(() => [])) ?? [];
+    const choice = chooseDetectors(target, await this.models(), imported);
+    if (choice.bundled.length + choice.imported.length === 0) {
+      const named = (models: readonly { classes: readonly string[] }[]) =>
+        [...new Set(models.flatMap((m) => m.classes).filter((c) => !isAnonymousClass(c)))].join(', ') || 'nothing';
+      const importedNote = imported.length ? `; imported detectors find: ${named(imported)}` : '';
+      const unnamed = choice.unnamed.length
+        ? ` (${choice.unnamed.map((m) => `'${m.name}'`).join(', ')} name no classes, only class 0, class 1, …, and are not used on their own)`
+        : '';
+      throw new Error(`no bundled detector finds '${target}'; bundled detectors find: ${named(await this.models())}${importedNote}${unnamed}`);
     }
-    return Promise.all(models.map((m) => this.load(m)));
+    return Promise.all([...choice.bundled.map((m) => this.load(m)), ...choice.imported.map((m) => this.loadImported(m))]);
   }
 
   load(model: BundledDetector): Promise<OrtDetector> {
-    let detector = this.detectors.get(model.name);
+    return this.cached(model.name, () => this.open(model));
+  }
+
+  private loadImported(model: ImportedDetector): Promise<OrtDetector> {
+    return this.cached(`imported:${model.key}`, async () =>
+      createOrtDetector(await model.load(), {
+        ort: this.options.ort,
+        backend: this.options.backend,
+        id: model.name,
+        layout: model.layout,
+        classes: model.classes,
+      }),
+    );
+  }
+
+  private cached(key: string, open: () => Promise<OrtDetector>): Promise<OrtDetector> {
+    let detector = this.detectors.get(key);
     if (!detector) {
-      detector = this.open(model);
-      this.detectors.set(model.name, detector);
+      detector = open();
+      this.detectors.set(key, detector);
       // A failed load must not poison the cache: the next job tries again.
-      detector.catch(() => this.detectors.delete(model.name));
+      detector.catch(() => this.detectors.delete(key));
     }
     return detector;
   }

@@ -9,6 +9,8 @@ import { DEFAULTS, LIMITS, Steps, Strength, UpscaleFactorSchema, type StageConfi
 import type { ModelInfo } from '../../protocol/models';
 import type { ArtifactSummary, JobResult } from '../../protocol/schemas';
 import { basename, formatSize, plainError } from '../format';
+import { detailStage, type DetailChoice } from './enhance-detail';
+import type { FormProblem } from './form-problem';
 import { stageMetadata } from './stage-metadata';
 
 /** The refiner's default denoising strength (the stage's own default). */
@@ -34,10 +36,14 @@ export interface RefineChoice {
 /** The stages of one enhance job, in the order they run. */
 export interface EnhancePlan {
   refine: RefineChoice | null;
+  detail?: DetailChoice | null;
   upscale: { factor: number; model?: string } | null;
 }
 
-/** The pipeline's stages for a plan: refiner first (if any), then the upscaler (if any). */
+/**
+ * The pipeline's stages for a plan: refiner, detailer, upscaler, each if chosen, in that order
+ * (the detailer redraws faces at the image's own scale; the upscaler enlarges the finished image).
+ */
 export function buildEnhanceStages(plan: EnhancePlan): StageConfigInput[] {
   const stages: StageConfigInput[] = [];
   if (plan.refine) {
@@ -52,6 +58,7 @@ export function buildEnhanceStages(plan: EnhancePlan): StageConfigInput[] {
       },
     });
   }
+  if (plan.detail) stages.push(detailStage(plan.detail));
   if (plan.upscale) {
     stages.push({
       stage_type: 'upscaler',
@@ -74,11 +81,8 @@ export function refineSizeProblem(size: { width: number; height: number }): stri
   );
 }
 
-/** A blocking reason for the refine settings; `model` ones come with a way to the Models view. */
-export interface RefineProblem {
-  kind: 'loading' | 'model' | 'size' | 'value';
-  message: string;
-}
+/** A blocking reason for the refine settings. */
+export type RefineProblem = FormProblem;
 
 export const REFINE_MESSAGES = {
   strength: `Strength must be a number from ${LIMITS.strength.min} to ${LIMITS.strength.max}.`,
@@ -108,7 +112,7 @@ export function refineProblems(state: RefineState): RefineProblem[] {
   } else if (state.checkpoints === undefined) {
     problems.push({ kind: 'loading', message: 'Looking for checkpoints…' });
   } else if (!state.model) {
-    problems.push({ kind: 'model', message: noRefineModel(state.checkpoints) });
+    problems.push({ kind: 'model', message: noCheckpointMessage(state.checkpoints, 'refine') });
   }
   const sizeProblem = state.inputSize ? refineSizeProblem(state.inputSize) : null;
   if (sizeProblem) problems.push({ kind: 'size', message: sizeProblem });
@@ -117,11 +121,13 @@ export function refineProblems(state: RefineState): RefineProblem[] {
   return problems;
 }
 
-function noRefineModel(list: readonly ModelInfo[]): string {
+/** Why no checkpoint can refine (or detail) an image, and what to do. */
+export function noCheckpointMessage(list: readonly ModelInfo[], use: 'refine' | 'detail'): string {
   const all = list.filter((m) => m.model_type === 'checkpoint');
+  const who = use === 'refine' ? 'the refiner' : 'the detailer';
   if (all.some((m) => m.status === 'verified')) {
     return (
-      'None of the imported checkpoints has a VAE encoder, which the refiner needs to start from an image ' +
+      `None of the imported checkpoints has a VAE encoder, which ${who} needs to start from an image ` +
       '(the SD-Turbo export for onnxruntime-web has none). Import a diffusers / Optimum ONNX folder with ' +
       'vae_encoder/ on the Models view (Import folder…).'
     );
@@ -133,8 +139,8 @@ function noRefineModel(list: readonly ModelInfo[]): string {
     );
   }
   return (
-    'Refining needs a Stable Diffusion checkpoint, and none is imported. Import an ONNX model folder on the ' +
-    'Models view (Import folder…, or drop the folder there), then come back. Upscaling alone needs none.'
+    `${use === 'refine' ? 'Refining' : 'Redrawing faces, hands or a mask'} needs a Stable Diffusion checkpoint, and none is imported. ` +
+    'Import an ONNX model folder on the Models view (Import folder…, or drop the folder there), then come back. Upscaling alone needs none.'
   );
 }
 
@@ -149,11 +155,12 @@ export function factorProblem(factor: number): string | null {
 
 /** What a run was asked to do (for messages and for what its result does not say). */
 export interface EnhanceRun {
-  /** Stage types in order (`refiner`, `upscaler`). */
+  /** Stage types in order (`refiner`, `detailer`, `upscaler`). */
   stages: string[];
   factor: number;
   model?: string;
   refine: RefineChoice | null;
+  detail?: DetailChoice | null;
 }
 
 export interface EnhanceOutcome {
@@ -175,15 +182,25 @@ export interface EnhanceOutcome {
   stages: string[];
   /** Set when the refiner ran. */
   refine?: { model?: string; strength?: number };
+  /** Set when the detailer ran: what it redrew (or why nothing, e.g. "no face found"). */
+  detail?: { mode: string; regions: number; strength?: number; model?: string; message?: string };
 }
 
-/** "upscale", "refine", "refine + upscale": what the run does, for messages. */
+const STAGE_VERBS: Record<string, string> = { refiner: 'refine', detailer: 'detail', upscaler: 'upscale' };
+
+/** "upscale", "refine", "refine + detail + upscale": what the run does, for messages. */
 export function runNoun(stages: readonly string[]): string {
-  return stages.length > 1 ? 'refine + upscale' : stages[0] === 'refiner' ? 'refine' : 'upscale';
+  return stages.length === 0 ? 'upscale' : stages.map((stage) => STAGE_VERBS[stage] ?? stage).join(' + ');
 }
 
 /** The data key each stage stores its artifact id under. */
-const ARTIFACT_KEY: Record<string, string> = { refiner: 'refined_artifact', upscaler: 'upscaled_artifact' };
+const ARTIFACT_KEY: Record<string, string> = { refiner: 'refined_artifact', detailer: 'detailed_artifact', upscaler: 'upscaled_artifact' };
+/** The artifact name each stage writes (before the gallery knows it). */
+const ARTIFACT_NAME: Record<string, string> = {
+  refiner: 'generated_refined.png',
+  detailer: 'generated_detailed.png',
+  upscaler: 'generated_upscaled.png',
+};
 
 /** The artifact a finished run made (the last stage's image), or undefined. */
 export function resultArtifact(result: JobResult, run: EnhanceRun, lastSeen?: string): string | undefined {
@@ -203,14 +220,15 @@ export function enhanceOutcome(
   // Metadata is keyed by stage name, which is the stage type here (the Enhance view names none).
   const upscaler = stageMetadata(result.metadata, 'upscaler');
   const refiner = stageMetadata(result.metadata, 'refiner');
-  const lastMeta = last === 'refiner' ? refiner : upscaler;
-  const ran = [refiner, upscaler].filter((m) => m !== undefined);
+  const detailer = stageMetadata(result.metadata, 'detailer');
+  const lastMeta = last === 'refiner' ? refiner : last === 'detailer' ? detailer : upscaler;
+  const ran = [refiner, detailer, upscaler].filter((m) => m !== undefined);
   const ms = ran.length === stages.length && ran.length > 0 ? ran.reduce((sum, m) => sum + m.ms, 0) : (lastMeta?.ms ?? found.elapsedMs);
   const summary = found.summary;
   const upscaled = stages.includes('upscaler');
   return {
     artifactId: found.artifactId,
-    name: basename(summary?.name ?? (last === 'refiner' ? 'generated_refined.png' : 'generated_upscaled.png')),
+    name: basename(summary?.name ?? ARTIFACT_NAME[last] ?? 'generated_upscaled.png'),
     url: found.url,
     width: summary?.width || lastMeta?.output_size[0],
     height: summary?.height || lastMeta?.output_size[1],
@@ -218,9 +236,18 @@ export function enhanceOutcome(
     ms,
     totalMs: found.totalMs,
     backend: upscaler?.backend,
-    model: lastMeta?.model ?? (last === 'refiner' ? run.refine?.model : run.model),
+    model: lastMeta?.model ?? (last === 'refiner' ? run.refine?.model : last === 'detailer' ? run.detail?.model : run.model),
     factor: upscaled ? (upscaler?.upscale_factor ?? run.factor) : 1,
     stages: [...stages],
     refine: stages.includes('refiner') ? { model: refiner?.model ?? run.refine?.model, strength: refiner?.strength ?? run.refine?.strength } : undefined,
+    detail: stages.includes('detailer')
+      ? {
+          mode: detailer?.mode ?? (run.detail?.mode === 'mask' ? 'inpainting' : 'detect'),
+          regions: detailer?.regions.length ?? 0,
+          strength: detailer && detailer.regions.length > 0 ? detailer.strength : undefined,
+          model: detailer?.model || run.detail?.model,
+          ...(detailer?.message ? { message: detailer.message } : {}),
+        }
+      : undefined,
   };
 }

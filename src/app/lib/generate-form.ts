@@ -9,6 +9,7 @@ import {
   BatchSize,
   DEFAULT_SCHEDULER,
   DEFAULTS,
+  DetailerParameters,
   GuidanceScale,
   HighResFix,
   LIMITS,
@@ -23,7 +24,7 @@ import {
   type Emphasis,
   type SchedulerName,
 } from '../../protocol/pipeline-config';
-import type { GenerateForm, UpscalerSettings } from './generation-parameters';
+import type { DetailerKept, DetailerSettings, GenerateForm, UpscalerSettings } from './generation-parameters';
 
 /** The number inputs' ranges (their min / max / step attributes): the protocol's limits. */
 export const FORM_RANGES = {
@@ -33,6 +34,7 @@ export const FORM_RANGES = {
   batch: { min: LIMITS.batch_size.min, max: LIMITS.batch_size.max, step: 1 },
   strength: { min: LIMITS.strength.min, max: LIMITS.strength.max, step: 0.05 },
   hiresScale: { min: LIMITS.high_res_scale.above + 0.05, max: LIMITS.high_res_scale.max, step: 0.05 },
+  confidence: { min: LIMITS.confidence.min, max: LIMITS.confidence.max, step: 0.05 },
 } as const;
 
 /** What the form starts with, before a model's defaults or loaded parameters fill it. */
@@ -48,6 +50,9 @@ export const INITIAL_FORM = {
   hiresStrength: String(DEFAULTS.hires_strength),
   refinerStrength: String(DEFAULTS.refiner_strength),
   upscaleFactor: DEFAULTS.upscale_factor as number,
+  faceStrength: String(DEFAULTS.face_strength),
+  handStrength: String(DEFAULTS.hand_strength),
+  confidence: String(DEFAULTS.confidence),
 } as const;
 
 export interface FieldErrors {
@@ -61,6 +66,7 @@ export interface FieldErrors {
   batch?: string;
   hires?: string;
   refiner?: string;
+  detailer?: string;
   upscaler?: string;
 }
 
@@ -81,8 +87,35 @@ export interface GenerateFormText {
   emphasis: Emphasis;
   hires: { on: boolean; scale: string; upscaler: string; strength: string; steps: string };
   refiner: { on: boolean; strength: string; model: string; steps: string };
+  detailer: DetailerFormText;
   upscale: { on: boolean; factor: number; model: string };
 }
+
+/** The detailer's part of the form. */
+export interface DetailerFormText {
+  on: boolean;
+  face: boolean;
+  hand: boolean;
+  faceStrength: string;
+  handStrength: string;
+  confidence: string;
+  /** '' = the generation's prompt. */
+  prompt: string;
+  /** From a loaded file: settings the form does not show, passed on as they were. */
+  kept: DetailerKept;
+}
+
+/** The detailer's part of a fresh form (off, faces only, ADetailer's defaults). */
+export const initialDetailerText = (): DetailerFormText => ({
+  on: false,
+  face: DEFAULTS.detailer_targets.includes('face'),
+  hand: DEFAULTS.detailer_targets.includes('hand'),
+  faceStrength: INITIAL_FORM.faceStrength,
+  handStrength: INITIAL_FORM.handStrength,
+  confidence: INITIAL_FORM.confidence,
+  prompt: '',
+  kept: {},
+});
 
 /** What the form is checked against besides its own values. */
 export interface GenerateFormContext {
@@ -138,6 +171,10 @@ export const MESSAGES = {
   refinerStrength: `Refiner strength must be from ${STR.min} to ${STR.max}.`,
   refinerSteps: `Refiner steps must be empty (same as above) or ${S.min} to ${S.max}.`,
   factor: `The upscale factor must be one of ${UPSCALE_FACTORS.map((f) => `×${f}`).join(', ')}.`,
+  detailerTargets: 'The detailer needs something to look for: tick Faces, Hands or both.',
+  faceStrength: `Face strength must be from ${STR.min} to ${STR.max}.`,
+  handStrength: `Hand strength must be from ${STR.min} to ${STR.max}.`,
+  confidence: `Detection confidence must be from ${LIMITS.confidence.min} to ${LIMITS.confidence.max}.`,
 } as const;
 
 /** Optional steps ('' = the generation's): undefined when empty, null when wrong. */
@@ -202,6 +239,25 @@ export function checkGenerateForm(text: GenerateFormText, context: GenerateFormC
     else refiner = { strength, ...(rModel ? { model: rModel } : {}), ...(rSteps !== undefined ? { steps: rSteps } : {}) };
   }
 
+  let detailer: GenerateForm['detailer'] = null;
+  if (text.detailer.on) {
+    const d = text.detailer;
+    const targets = [...(d.face ? (['face'] as const) : []), ...(d.hand ? (['hand'] as const) : [])];
+    const faceStrength = parseDecimal(d.faceStrength);
+    const handStrength = parseDecimal(d.handStrength);
+    const confidence = parseDecimal(d.confidence);
+    const shape = DetailerParameters.shape;
+    if (!valid(shape.targets, targets)) errors.detailer = MESSAGES.detailerTargets;
+    else if (!valid(shape.face_strength, faceStrength)) errors.detailer = MESSAGES.faceStrength;
+    else if (!valid(shape.hand_strength, handStrength)) errors.detailer = MESSAGES.handStrength;
+    else if (!valid(shape.confidence, confidence)) errors.detailer = MESSAGES.confidence;
+    else {
+      const settings: DetailerSettings = { targets, face_strength: faceStrength, hand_strength: handStrength, confidence, ...d.kept };
+      if (d.prompt.trim()) settings.prompt = d.prompt;
+      detailer = settings;
+    }
+  }
+
   let upscaler: GenerateForm['upscaler'] = null;
   if (text.upscale.on) {
     const factor = text.upscale.factor;
@@ -232,6 +288,7 @@ export function checkGenerateForm(text: GenerateFormText, context: GenerateFormC
       emphasis: text.emphasis,
       hires_fix: hires,
       refiner,
+      detailer,
       upscaler,
     },
   };

@@ -2,7 +2,7 @@
  * Loaded parameters (a PNG, a saved config, a gallery image) → the Generate form's new values,
  * with what could not be used said in words. Pure: unit-tested in Node.
  */
-import { describeLoaded, matchModelName, type GenerationParameters, type LoadedParameters } from './generation-parameters';
+import { DETAILER_KEPT_KEYS, describeLoaded, matchModelName, type GenerationParameters, type LoadedParameters } from './generation-parameters';
 import { INITIAL_FORM, type GenerateFormText } from './generate-form';
 
 export interface LoadContext {
@@ -28,7 +28,13 @@ export function applyLoaded(current: GenerateFormText, loaded: LoadedParameters,
   const p: GenerationParameters = loaded.parameters;
   const unmapped = [...loaded.unmapped];
   const set = describeLoaded(p);
-  const form: GenerateFormText = { ...current, hires: { ...current.hires }, refiner: { ...current.refiner }, upscale: { ...current.upscale } };
+  const form: GenerateFormText = {
+    ...current,
+    hires: { ...current.hires },
+    refiner: { ...current.refiner },
+    detailer: { ...current.detailer, kept: { ...current.detailer.kept } },
+    upscale: { ...current.upscale },
+  };
   let model: string | undefined;
 
   if (p.prompt !== undefined) form.prompt = p.prompt;
@@ -82,6 +88,24 @@ export function applyLoaded(current: GenerateFormText, loaded: LoadedParameters,
         model: match ?? '',
       };
       if (p.refiner.model && !match) unmapped.push(`refiner model '${p.refiner.model}' is not registered here; the main model is used`);
+    }
+  }
+  if (p.detailer !== undefined) {
+    form.detailer.on = p.detailer !== null;
+    if (p.detailer) {
+      const d = p.detailer;
+      const kept: GenerateFormText['detailer']['kept'] = {};
+      for (const key of DETAILER_KEPT_KEYS) if (d[key] !== undefined) (kept as Record<string, unknown>)[key] = d[key];
+      form.detailer = {
+        on: true,
+        face: d.targets.includes('face'),
+        hand: d.targets.includes('hand'),
+        faceStrength: String(d.face_strength),
+        handStrength: String(d.hand_strength),
+        confidence: String(d.confidence),
+        prompt: d.prompt ?? '',
+        kept,
+      };
     }
   }
   if (p.upscaler !== undefined) {

@@ -4,7 +4,7 @@
  *
  * - our own records: the `media-lab` PNG chunk (a stage's metadata, as the gallery keeps it),
  *   or a job's pipeline config (gallery "reuse parameters", a saved config file);
- * - A1111's `parameters` chunk (infotext, incl. hires fix keys);
+ * - A1111's `parameters` chunk (infotext, incl. hires fix and ADetailer keys);
  * - ComfyUI's `prompt` chunk (an API-format graph).
  *
  * Every reader returns what it could map plus a list of what it could not, in words a person can
@@ -16,10 +16,13 @@
  */
 import { z } from 'zod';
 import { readComfyPrompt } from '../../media/comfy';
-import { parseInfotext, toGenerationParams, type ImportedGenerationParams } from '../../media/infotext';
+import { ADETAILER_VERSION_KEY, adetailerSuffix, parseInfotext, readAdetailerTabs, toGenerationParams, type ImportedGenerationParams } from '../../media/infotext';
 import { readPngTextChunks, type PngTextChunk } from '../../media/png-text';
 import {
   DEFAULTS,
+  DETAILER_MODES,
+  DETAILER_TARGETS,
+  DetailerParameters,
   EMPHASIS_MODES,
   formatZodError,
   HighResFix,
@@ -33,7 +36,10 @@ import {
   TextToImageParameters,
   UPSCALE_FACTORS,
   UpscaleFactorSchema,
+  type DetailerTarget,
   type Emphasis,
+  type InpaintAreaName,
+  type MaskedContent,
   type PipelineConfigInput,
   type SchedulerName,
   type StageConfigInput,
@@ -79,6 +85,31 @@ export interface UpscalerSettings {
 }
 
 /**
+ * The detailer stage as the Generate view offers it: faces and/or hands found and redrawn (as
+ * ADetailer does), with the generation's checkpoint, steps, CFG and sampler.
+ */
+export interface DetailerSettings {
+  /** At least one. */
+  targets: DetailerTarget[];
+  face_strength: number;
+  hand_strength: number;
+  confidence: number;
+  /** Absent = the generation's prompt. */
+  prompt?: string;
+  /** Settings the form does not show, kept from a loaded file so it runs the same; absent = the stage's defaults. */
+  dilate?: number;
+  mask_blur?: number;
+  inpaint_padding?: number;
+  inpaint_area?: InpaintAreaName;
+  masked_content?: MaskedContent;
+  max_regions?: number;
+}
+
+/** The detailer settings a loaded file may set that the form keeps without showing. */
+export const DETAILER_KEPT_KEYS = ['dilate', 'mask_blur', 'inpaint_padding', 'inpaint_area', 'masked_content', 'max_regions'] as const;
+export type DetailerKept = Pick<DetailerSettings, (typeof DETAILER_KEPT_KEYS)[number]>;
+
+/**
  * Everything the Generate view can be filled with. Every field is optional: a source sets only
  * what it holds. For the optional stages, `null` means "off" and `undefined` "not said".
  */
@@ -97,6 +128,7 @@ export interface GenerationParameters {
   emphasis?: Emphasis;
   hires_fix?: HiresFixSettings | null;
   refiner?: RefinerSettings | null;
+  detailer?: DetailerSettings | null;
   upscaler?: UpscalerSettings | null;
 }
 
@@ -212,6 +244,34 @@ function factorOf(value: unknown, unmapped: string[]): UpscaleFactor | undefined
   return undefined;
 }
 
+/**
+ * Detailer settings from a stage's values (DetailerParameters' names), each checked with the
+ * protocol's schema; a refused value becomes a note and the stage's default is used.
+ */
+function detailerOf(values: Record<string, unknown>, what: string, unmapped: string[]): DetailerSettings {
+  const field = <K extends 'targets' | 'face_strength' | 'hand_strength' | 'confidence' | 'prompt' | (typeof DETAILER_KEPT_KEYS)[number]>(key: K) => {
+    const value = values[key];
+    if (value === undefined || value === null) return undefined;
+    const parsed = DetailerParameters.shape[key].safeParse(value);
+    if (parsed.success) return parsed.data as DetailerParameters[K];
+    unmapped.push(`${what}: ${parsed.error.issues[0]?.message ?? `${key} is not valid`} (it is ${describeValue(value)}); the default is used`);
+    return undefined;
+  };
+  const out: DetailerSettings = {
+    targets: [...new Set(field('targets') ?? DEFAULTS.detailer_targets)],
+    face_strength: field('face_strength') ?? DEFAULTS.face_strength,
+    hand_strength: field('hand_strength') ?? DEFAULTS.hand_strength,
+    confidence: field('confidence') ?? DEFAULTS.confidence,
+  };
+  const prompt = field('prompt');
+  if (prompt) out.prompt = prompt;
+  for (const key of DETAILER_KEPT_KEYS) {
+    const value = field(key);
+    if (value !== undefined) (out as unknown as Record<string, unknown>)[key] = value;
+  }
+  return out;
+}
+
 export const DEFAULT_REFINER_STRENGTH = DEFAULTS.refiner_strength;
 export const DEFAULT_HIRES_STRENGTH = DEFAULTS.hires_strength;
 
@@ -248,6 +308,7 @@ export function fromMediaLabMetadata(raw: unknown): LoadedParameters {
     if (params.karras === undefined && typeof meta.scheduler === 'string') out.karras = / karras$/.test(meta.scheduler);
     out.hires_fix = null;
     out.refiner = null;
+    out.detailer = null;
     out.upscaler = null;
   } else if (stageType === 'refiner') {
     const strength = strengthOf(meta.strength ?? params.strength, 'refiner strength', unmapped);
@@ -264,8 +325,15 @@ export function fromMediaLabMetadata(raw: unknown): LoadedParameters {
       out.hires_fix = null;
       out.refiner = { strength: strength ?? DEFAULT_REFINER_STRENGTH };
     }
+    out.detailer = null;
     out.upscaler = null;
     unmapped.push('this image was refined: the image it started from is not in the file, so the generation before it is made again from the same values');
+  } else if (stageType === 'detailer' && (DETAILER_MODES as readonly unknown[]).includes(meta.mode)) {
+    // A detailer run on its own (Enhance): its settings, not the generation before it.
+    takeMainFields({ model: meta.model || undefined }, out, unmapped, ['model']);
+    if (meta.mode === 'detect') out.detailer = detailerOf(params, 'detailer', unmapped);
+    else unmapped.push(`this image was detailed with a ${meta.mode === 'inpainting' ? 'painted mask' : 'chosen region'}, which the Generate view does not do`);
+    unmapped.push('this image was detailed: the image it started from is not in the file, and its prompt and generation settings are not either; only the detailer settings are loaded');
   } else if (stageType === 'upscaler') {
     const factor = factorOf(meta.upscale_factor ?? params.upscale_factor, unmapped);
     const model = typeof (params.model ?? meta.model) === 'string' ? String(params.model ?? meta.model) : undefined;
@@ -325,7 +393,7 @@ export function fromPipelineConfig(raw: unknown, inputData: Record<string, unkno
     throw new ParametersError(`this pipeline has no text_to_image stage (it has ${types}), so there is nothing to generate`);
   }
   const unmapped: string[] = [];
-  const out: GenerationParameters = { hires_fix: null, refiner: null, upscaler: null };
+  const out: GenerationParameters = { hires_fix: null, refiner: null, detailer: null, upscaler: null };
   const merged = (stage: (typeof config.stages)[number]) => {
     const keys = stageKeys(stage.stage_type);
     const values: Record<string, unknown> = { ...stage.parameters };
@@ -368,6 +436,25 @@ export function fromPipelineConfig(raw: unknown, inputData: Record<string, unkno
         const model = typeof values.model === 'string' && values.model ? values.model : undefined;
         out.refiner = { strength: strength ?? DEFAULT_REFINER_STRENGTH, ...(model ? { model } : {}), ...(steps !== undefined ? { steps } : {}) };
       }
+    } else if (stage.stage_type === 'detailer') {
+      if (out.detailer) {
+        unmapped.push(`${label(i)}: a second detailer is not supported here`);
+        continue;
+      }
+      if (values.roi !== undefined || values.roi_mode !== undefined) {
+        unmapped.push(`${label(i)}: it redraws a chosen region (roi); the Generate view's detailer redraws found faces and hands, so it is left out`);
+        continue;
+      }
+      // The form's detailer runs with the generation's values; a stage of its own is said so.
+      for (const key of ['model', 'negative_prompt', 'steps', 'guidance_scale', 'scheduler', 'seed'] as const) {
+        const own = values[key];
+        if (own !== undefined && own !== null && own !== '' && own !== out[key]) {
+          unmapped.push(`${label(i)}: its own ${key} ${describeValue(own)} is not kept; the detailer here uses the generation's`);
+        }
+      }
+      const detailer = detailerOf(values, label(i), unmapped);
+      if (detailer.prompt === out.prompt) delete detailer.prompt;
+      out.detailer = detailer;
     } else if (stage.stage_type === 'upscaler') {
       if (out.upscaler) {
         unmapped.push(`${label(i)}: a second upscaler is not supported here`);
@@ -421,14 +508,79 @@ function a1111Hires(extra: Record<string, string>, strength: number | undefined,
   return { scale, upscaler, strength: strength ?? DEFAULT_HIRES_STRENGTH, ...(steps ? { steps } : {}) };
 }
 
+/** What an ADetailer model name finds: `face_yolov8n.pt`, `mediapipe_face_full` → face; `hand_yolov8n.pt`, `mediapipe-palm` → hand. */
+export function adetailerTarget(model: string): DetailerTarget | undefined {
+  if (/face/i.test(model)) return 'face';
+  if (/hand|palm/i.test(model)) return 'hand';
+  return undefined;
+}
+
+/**
+ * ADetailer's keys → the detailer stage. Its first face tab and first hand tab are used; the
+ * stage has one confidence, dilate, blur and padding for both, so the first tab's win and a
+ * second tab's different value is noted. Returns the keys read, for the "not used" notes.
+ */
+function a1111Detailer(extra: Record<string, string>, unmapped: string[]): { detailer: DetailerSettings | null; used: string[] } {
+  const { tabs, used, warnings } = readAdetailerTabs(extra);
+  unmapped.push(...warnings);
+  const values: Record<string, unknown> = {};
+  const from: Record<string, string> = {};
+  const targets: DetailerTarget[] = [];
+  for (const tab of tabs) {
+    const sfx = adetailerSuffix(tab.index);
+    const model = `ADetailer model${sfx} "${tab.model}"`;
+    const target = adetailerTarget(tab.model);
+    if (!target) {
+      unmapped.push(`${model} finds neither faces nor hands; the detailer here redraws only those, so that pass is left out`);
+      continue;
+    }
+    if (targets.includes(target)) {
+      unmapped.push(`${model} is a second ${target} pass; only one is supported here, so it is left out`);
+      continue;
+    }
+    targets.push(target);
+    if (tab.denoising_strength !== undefined) values[`${target}_strength`] = tab.denoising_strength;
+    const shared: Array<[string, unknown, string]> = [
+      ['confidence', tab.confidence, 'confidence'],
+      ['dilate', tab.dilate_erode, 'dilate erode'],
+      ['mask_blur', tab.mask_blur, 'mask blur'],
+      ['inpaint_padding', tab.inpaint_padding, 'inpaint padding'],
+      ['inpaint_area', tab.inpaint_only_masked === undefined ? undefined : tab.inpaint_only_masked ? 'only_masked' : 'whole_picture', 'inpaint only masked'],
+      ['max_regions', tab.mask_k_largest, 'mask only top k largest'],
+      ['prompt', tab.prompt, 'prompt'],
+    ];
+    for (const [key, value, name] of shared) {
+      if (value === undefined) continue;
+      if (!(key in values)) {
+        values[key] = value;
+        from[key] = sfx;
+      } else if (values[key] !== value) {
+        unmapped.push(`ADetailer ${name}${sfx} ${describeValue(value)} differs from ADetailer ${name}${from[key]} ${describeValue(values[key])}; faces and hands share one here, so ${describeValue(values[key])} is used`);
+      }
+    }
+    if (tab.negative_prompt) unmapped.push(`ADetailer negative prompt${sfx}: the detailer here uses the generation's negative prompt`);
+    if (tab.steps !== undefined) unmapped.push(`ADetailer steps${sfx} ${tab.steps}: the detailer here uses the generation's steps`);
+    if (tab.cfg_scale !== undefined) unmapped.push(`ADetailer CFG scale${sfx} ${tab.cfg_scale}: the detailer here uses the generation's CFG`);
+  }
+  if (targets.length === 0) return { detailer: null, used };
+  values.targets = DETAILER_TARGETS.filter((t) => targets.includes(t));
+  return { detailer: detailerOf(values, 'ADetailer', unmapped), used };
+}
+
 /** Keys of A1111's infotext this module uses besides toGenerationParams' own. */
 const A1111_USED_EXTRA = new Set(['Hires upscale', 'Hires upscaler', 'Hires steps']);
 /** Keys that are about the file or the run, not settings to reproduce: not reported as unmapped. */
-const A1111_IGNORED = new Set(['Version', 'Model hash', 'VAE hash', 'TI hashes', 'Lora hashes', 'Hashes']);
+const A1111_IGNORED = new Set(['Version', 'Model hash', 'VAE hash', 'TI hashes', 'Lora hashes', 'Hashes', ADETAILER_VERSION_KEY]);
 
-function fromImported(imported: ImportedGenerationParams, source: 'a1111' | 'comfyui', hires: HiresFixSettings | null, extraUsed: ReadonlySet<string>): LoadedParameters {
+function fromImported(
+  imported: ImportedGenerationParams,
+  source: 'a1111' | 'comfyui',
+  hires: HiresFixSettings | null,
+  extraUsed: ReadonlySet<string>,
+  detailer: DetailerSettings | null = null,
+): LoadedParameters {
   const unmapped = [...imported.warnings];
-  const out: GenerationParameters = { hires_fix: hires, refiner: null, upscaler: null };
+  const out: GenerationParameters = { hires_fix: hires, refiner: null, detailer, upscaler: null };
   takeMainFields(
     {
       prompt: imported.prompt,
@@ -462,7 +614,8 @@ export function fromA1111Infotext(text: string): LoadedParameters {
   const imported = toGenerationParams(parseInfotext(text));
   const unmapped: string[] = [];
   const hires = a1111Hires(imported.extra, imported.strength, unmapped);
-  const loaded = fromImported(imported, 'a1111', hires, A1111_USED_EXTRA);
+  const { detailer, used } = a1111Detailer(imported.extra, unmapped);
+  const loaded = fromImported(imported, 'a1111', hires, new Set([...A1111_USED_EXTRA, ...used]), detailer);
   loaded.unmapped.unshift(...unmapped);
   return loaded;
 }
@@ -537,18 +690,21 @@ export interface GenerateForm {
   emphasis: Emphasis;
   hires_fix: HiresFixSettings | null;
   refiner: RefinerSettings | null;
+  detailer: DetailerSettings | null;
   upscaler: UpscalerSettings | null;
 }
 
 type TextToImageStageInput = Extract<StageConfigInput, { stage_type: 'text_to_image' }>;
 
 /** Stage names in the configs this view builds (progress events and metadata use them). */
-export const STAGE_NAMES = { generate: 'text_to_image', hires: 'hires_fix', refiner: 'refiner', upscaler: 'upscaler' } as const;
+export const STAGE_NAMES = { generate: 'text_to_image', hires: 'hires_fix', refiner: 'refiner', detailer: 'detailer', upscaler: 'upscaler' } as const;
 
 /**
- * The pipeline config for a form: text_to_image → hires fix → refiner → upscaler. The refiner
- * stages get the prompt, sampler and CFG of the generation (their own defaults are an empty
- * prompt), and its seed when one is fixed (otherwise the worker's drawn seed reaches them too).
+ * The pipeline config for a form: text_to_image → hires fix → refiner → detailer → upscaler. The
+ * refiner stages get the prompt, sampler and CFG of the generation (their own defaults are an
+ * empty prompt), and its seed when one is fixed (otherwise the worker's drawn seed reaches them
+ * too). The detailer gets its steps, CFG and sampler, as ADetailer redraws with them; it takes
+ * the checkpoint, prompts and seed from the generation's record itself.
  */
 export function buildPipelineConfig(form: GenerateForm): PipelineConfigInput & { stages: [TextToImageStageInput, ...StageConfigInput[]] } {
   const shared: Record<string, unknown> = {
@@ -598,6 +754,28 @@ export function buildPipelineConfig(form: GenerateForm): PipelineConfigInput & {
       },
     });
   }
+  if (form.detailer) {
+    const d = form.detailer;
+    const kept: Record<string, unknown> = {};
+    for (const key of DETAILER_KEPT_KEYS) if (d[key] !== undefined) kept[key] = d[key];
+    stages.push({
+      stage_type: 'detailer',
+      name: STAGE_NAMES.detailer,
+      parameters: {
+        steps: form.steps,
+        guidance_scale: form.guidance_scale,
+        scheduler: form.scheduler,
+        karras: shared.karras as boolean,
+        emphasis: form.emphasis,
+        targets: [...d.targets],
+        face_strength: d.face_strength,
+        hand_strength: d.hand_strength,
+        confidence: d.confidence,
+        ...(d.prompt ? { prompt: d.prompt } : {}),
+        ...kept,
+      },
+    });
+  }
   if (form.upscaler) {
     stages.push({
       stage_type: 'upscaler',
@@ -639,6 +817,7 @@ export function describeLoaded(parameters: GenerationParameters): string[] {
     ['batch_size', 'batch'],
     ['hires_fix', 'hires fix'],
     ['refiner', 'refiner'],
+    ['detailer', 'detailer'],
     ['upscaler', 'upscaler'],
   ];
   return names.filter(([key]) => parameters[key] !== undefined && parameters[key] !== null).map(([, label]) => label);

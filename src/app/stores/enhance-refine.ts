@@ -22,7 +22,6 @@ export function createRefineSettings(lists: ModelLists, inputSize: Accessor<{ wi
     const choice = modelChoice();
     return usable.some((m) => m.name === choice) ? choice : (usable[0]?.name ?? '');
   });
-  const willUpscale = createMemo(() => !refine() || alsoUpscale());
   /** Everything that stops the refiner from running now (all of it, so one fix is not followed by another surprise). */
   const refineProblems = createMemo(() =>
     !refine()
@@ -57,7 +56,6 @@ export function createRefineSettings(lists: ModelLists, inputSize: Accessor<{ wi
     setRefineSteps,
     alsoUpscale,
     setAlsoUpscale,
-    willUpscale,
     refineProblems,
     refineProblem: createMemo(() => refineProblems()[0] ?? null),
     refineChoice,

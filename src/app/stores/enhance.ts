@@ -14,6 +14,7 @@ import { buildEnhanceStages, enhanceOutcome, factorProblem, resultArtifact, runN
 import { newJob, reduceJob, type JobState } from '../lib/job-state';
 import { modelLists } from './checkpoints';
 import { createImageSource, type EnhanceSource } from './enhance-source';
+import { createDetailSettings } from './enhance-detail';
 import { createRefineSettings } from './enhance-refine';
 
 /** The view's phase: the job's (see job-state.ts) until its result is loaded (`done`), or `idle`. */
@@ -27,7 +28,7 @@ function createEnhanceStore() {
   const [factor, setFactor] = createSignal<number>(2);
   const [modelChoice, setModelChoice] = createSignal('');
   /** What the job shown was asked to do (set at submit). */
-  const [runPlan, setRunPlan] = createSignal<EnhanceRun>({ stages: ['upscaler'], factor: 2, refine: null });
+  const [runPlan, setRunPlan] = createSignal<EnhanceRun>({ stages: ['upscaler'], factor: 2, refine: null, detail: null });
 
   const [job, setJob] = createSignal<JobState | null>(null);
   const [phase, setPhase] = createSignal<EnhancePhase>('idle');
@@ -46,10 +47,18 @@ function createEnhanceStore() {
   });
   // The optional refiner (img2img) that runs before the upscaler.
   const refiner = createRefineSettings(lists, inputSize);
-  const { willUpscale, refineProblems } = refiner;
+  // The optional detailer (faces/hands or a painted mask) that runs after it.
+  const detailer = createDetailSettings(lists, source);
+  const { alsoUpscale } = refiner;
+  /** Upscaling alone, or "Then upscale" after refining / detailing. */
+  const willUpscale = createMemo(() => (!refiner.refine() && !detailer.detail()) || alsoUpscale());
+  /** Everything that stops the run: the refiner's, then the detailer's. */
+  const runProblems = createMemo(() => [...refiner.refineProblems(), ...detailer.detailProblems()]);
 
   const busy = createMemo(() => !TERMINAL.has(phase()));
-  const canRun = createMemo(() => source() !== null && !busy() && refiner.refineProblem() === null);
+  const canRun = createMemo(
+    () => source() !== null && !busy() && refiner.refineProblem() === null && detailer.detailProblem() === null && (willUpscale() || refiner.refine() || detailer.detail()),
+  );
 
   // Bumped whenever a new job starts or the source changes; stale async work checks it.
   let generation = 0;
@@ -89,6 +98,8 @@ function createEnhanceStore() {
   /** Replaces the picked image. A job already running keeps running; its result goes to the gallery. */
   const useSource = (next: EnhanceSource) => {
     resetJob();
+    detailer.clearFound();
+    detailer.clearMask();
     image.use(next);
   };
 
@@ -100,6 +111,10 @@ function createEnhanceStore() {
       const blob = await artifactsApi().getBlob(artifactId);
       if (!blob) throw new Error('This image is no longer in storage.');
       useSource({ kind: 'artifact', artifactId, name: basename(name), blob });
+      const summary = await artifactsApi()
+        .get(artifactId)
+        .catch(() => undefined);
+      if (summary) await detailer.restoreMaskOf(summary);
     } catch (err) {
       resetJob();
       fail(`Could not open the gallery image: ${plainError(err)}`);
@@ -171,7 +186,7 @@ function createEnhanceStore() {
   const run = async () => {
     const input = source();
     if (!input || busy()) return;
-    const problems = refineProblems();
+    const problems = runProblems();
     if (problems.length) {
       // The button is disabled then; this is for Enter in a field.
       setError(problems.map((p) => p.message).join(' '));
@@ -179,8 +194,12 @@ function createEnhanceStore() {
     }
     resetJob();
     const gen = generation;
-    const plan: EnhanceRun = { stages: [], factor: factor(), model: model() || undefined, refine: refiner.refineChoice() };
-    const stages = buildEnhanceStages({ refine: plan.refine, upscale: willUpscale() ? { factor: plan.factor, model: plan.model } : null });
+    const plan: EnhanceRun = { stages: [], factor: factor(), model: model() || undefined, refine: refiner.refineChoice(), detail: detailer.detailChoice() };
+    const stages = buildEnhanceStages({
+      refine: plan.refine,
+      detail: plan.detail,
+      upscale: willUpscale() ? { factor: plan.factor, model: plan.model } : null,
+    });
     plan.stages = stages.map((stage) => stage.stage_type);
     setRunPlan(plan);
     // A factor the stage would refuse (only a hand-edited page offers one) is refused here, in its words.
@@ -190,7 +209,9 @@ function createEnhanceStore() {
     setPhase('submitting');
     try {
       const image = input.kind === 'file' ? { file: input.file } : { artifactId: input.artifactId };
-      const submitted = await submitEnhance(image, stages);
+      const mask = await detailer.maskForRun();
+      if (plan.detail?.mode === 'mask' && !mask) return fail('Paint over what to redraw first: the mask is empty.');
+      const submitted = await submitEnhance({ ...image, ...(mask ? { mask } : {}) }, stages);
       if (gen !== generation) return;
       handle = submitted;
       batch(() => {
@@ -231,6 +252,8 @@ function createEnhanceStore() {
     /** Lists the models (once), and re-lists the checkpoints: one may have been imported since. */
     wantModels: lists.want,
     ...refiner,
+    willUpscale,
+    ...detailer,
     canRun,
     runStages: () => runPlan().stages,
     jobId: () => job()?.id ?? null,
@@ -244,6 +267,10 @@ function createEnhanceStore() {
     outcome,
     useFile,
     useArtifact,
+    /** Stops showing the result (back to the picked image, e.g. to paint the mask again). */
+    dismissResult: () => {
+      if (!busy()) resetJob();
+    },
     rejectInput,
     run,
     cancel,

@@ -14,7 +14,7 @@ import type { PreviewImage } from '../../protocol/events';
 import { SCHEDULER_NAMES, UPSCALE_FACTORS, type PipelineConfigInput, type SchedulerName } from '../../protocol/pipeline-config';
 import type { ArtifactSummary } from '../../protocol/schemas';
 import { asRecord, plainError } from '../format';
-import { checkGenerateForm, firstError, INITIAL_FORM, modelDefaultsPatch, type FieldErrors, type GenerateFormText } from '../lib/generate-form';
+import { checkGenerateForm, firstError, INITIAL_FORM, initialDetailerText, modelDefaultsPatch, type FieldErrors, type GenerateFormText } from '../lib/generate-form';
 import { applyLoaded } from '../lib/generate-load';
 import {
   buildPipelineConfig,
@@ -74,6 +74,7 @@ const initialForm = (): GenerateFormText => ({
   emphasis: INITIAL_FORM.emphasis,
   hires: { on: false, scale: INITIAL_FORM.hiresScale, upscaler: INITIAL_FORM.hiresUpscaler, strength: INITIAL_FORM.hiresStrength, steps: '' },
   refiner: { on: false, strength: INITIAL_FORM.refinerStrength, model: '', steps: '' },
+  detailer: initialDetailerText(),
   upscale: { on: false, factor: INITIAL_FORM.upscaleFactor, model: '' },
 });
 

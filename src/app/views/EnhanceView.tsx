@@ -1,15 +1,19 @@
-import { createEffect, createMemo, For, Match, onMount, Show, Switch } from 'solid-js';
+import { createMemo, For, Match, onMount, Show, Switch, untrack } from 'solid-js';
 import { CompareSlider } from '../components/CompareSlider';
 import { DropZone } from '../components/DropZone';
+import { MaskEditor } from '../components/MaskEditor';
+import { bindNumberField } from '../components/number-field';
 import { ProgressBar } from '../components/ProgressBar';
 import { formatBytes, formatDuration, formatEta, formatSize, plainError } from '../format';
 import { navigate } from '../router';
 import { UPSCALE_FACTORS } from '../../protocol/pipeline-config';
 import { REFINE_RANGES } from '../lib/enhance-form';
 import type { JobProgress } from '../lib/job-state';
+import { boxOverlays } from '../lib/enhance-detail';
 import { enhanceStore } from '../stores/enhance';
+import { DetailSection } from './enhance/DetailSection';
 
-const STAGE_LABELS: Record<string, string> = { refiner: 'Refiner', upscaler: 'Upscaler' };
+const STAGE_LABELS: Record<string, string> = { refiner: 'Refiner', detailer: 'Detailer', upscaler: 'Upscaler' };
 
 function stageLabel(stage: string): string {
   return STAGE_LABELS[stage] ?? stage.charAt(0).toUpperCase() + stage.slice(1);
@@ -26,29 +30,22 @@ function unitOf(progress: JobProgress): string {
 }
 
 function afterLabel(outcome: { factor: number; stages: string[] }): string {
-  const refined = outcome.stages.includes('refiner');
-  const upscaled = outcome.stages.includes('upscaler');
-  if (refined && upscaled) return `After (refined, ×${outcome.factor})`;
-  if (refined) return 'After (refined)';
-  return `After ×${outcome.factor}`;
+  const done = [
+    outcome.stages.includes('refiner') ? 'refined' : '',
+    outcome.stages.includes('detailer') ? 'detailed' : '',
+    outcome.stages.includes('upscaler') ? `×${outcome.factor}` : '',
+  ].filter(Boolean);
+  if (done.length === 1 && done[0]!.startsWith('×')) return `After ${done[0]}`;
+  return `After (${done.join(', ')})`;
 }
 
-/**
- * Keeps a number field showing a value without fighting the user's typing: the field is
- * rewritten only while it does not have focus (and when it loses it).
- */
-function bindNumberField(el: HTMLInputElement, value: () => number | null): void {
-  const text = () => {
-    const v = value();
-    return v === null || !Number.isFinite(v) ? '' : String(v);
-  };
-  createEffect(() => {
-    const next = text();
-    if (document.activeElement !== el) el.value = next;
-  });
-  el.addEventListener('blur', () => {
-    el.value = text();
-  });
+/** "2 faces redrawn at 0.4", "no face found", "painted area redrawn at 0.75". */
+function detailText(detail: { mode: string; regions: number; strength?: number; message?: string }): string {
+  if (detail.regions === 0) return detail.message ?? 'nothing redrawn';
+  const at = detail.strength !== undefined ? ` at ${detail.strength}` : '';
+  if (detail.mode === 'inpainting') return `painted area redrawn${at}`;
+  if (detail.mode === 'img2img') return `region redrawn${at}`;
+  return `${detail.regions} region${detail.regions > 1 ? 's' : ''} redrawn${at}`;
 }
 
 function etaOf(progress: JobProgress): number | undefined {
@@ -146,9 +143,20 @@ export function EnhanceView() {
   };
 
   const runLabel = () => {
-    if (!s.refine()) return `Upscale ×${s.factor()}`;
-    return s.alsoUpscale() ? `Refine, then upscale ×${s.factor()}` : 'Refine';
+    const steps = [
+      s.refine() ? 'refine' : '',
+      s.detail() ? (s.detailSettings().mode === 'mask' ? 'inpaint' : 'fix faces') : '',
+      s.willUpscale() ? `upscale ×${s.factor()}` : '',
+    ].filter(Boolean);
+    const text = steps.length > 1 ? `${steps.slice(0, -1).join(', ')}, then ${steps.at(-1)}` : (steps[0] ?? '');
+    return text.charAt(0).toUpperCase() + text.slice(1);
   };
+
+  /** The Find boxes over the shown image (detect mode, before a result replaces the image). */
+  const overlays = createMemo(() => {
+    const found = s.found();
+    return s.detail() && s.detailSettings().mode === 'detect' && found ? boxOverlays(found.regions, found) : [];
+  });
 
   const strengthInput = (value: string) => s.setRefineStrength(value.trim() === '' ? Number.NaN : Number(value));
 
@@ -324,16 +332,6 @@ export function EnhanceView() {
                   />
                 </label>
 
-                <label class="refine-check">
-                  <input
-                    type="checkbox"
-                    data-testid="refine-also-upscale"
-                    checked={s.alsoUpscale()}
-                    disabled={s.busy()}
-                    onChange={(event) => s.setAlsoUpscale(event.currentTarget.checked)}
-                  />
-                  <span class="refine-check-label">Then upscale</span>
-                </label>
               </div>
 
               <For each={s.refineProblems()}>
@@ -356,6 +354,21 @@ export function EnhanceView() {
               </For>
             </Show>
           </fieldset>
+
+          <DetailSection s={s} />
+
+          <Show when={s.refine() || s.detail()}>
+            <label class="refine-check">
+              <input
+                type="checkbox"
+                data-testid="refine-also-upscale"
+                checked={s.alsoUpscale()}
+                disabled={s.busy()}
+                onChange={(event) => s.setAlsoUpscale(event.currentTarget.checked)}
+              />
+              <span class="refine-check-label">Then upscale</span>
+            </label>
+          </Show>
 
           <div class="field-row" classList={{ 'upscale-off': !s.willUpscale() }}>
             <label class="field">
@@ -494,6 +507,14 @@ export function EnhanceView() {
                           </span>
                         )}
                       </Show>
+                      <Show when={outcome().detail}>
+                        {(detail) => (
+                          <span class="muted" data-testid="result-detail">
+                            {' '}
+                            · {detailText(detail())}
+                          </span>
+                        )}
+                      </Show>
                       <Show when={outcome().stages.includes('upscaler') ? outcome().model : undefined}>
                         <span class="muted"> · {outcome().model}</span>
                       </Show>
@@ -505,6 +526,11 @@ export function EnhanceView() {
                       <a class="btn" href={outcome().url} download={outcome().name} data-testid="result-download">
                         Download
                       </a>
+                      <Show when={outcome().stages.includes('detailer')}>
+                        <button type="button" class="btn" data-testid="result-back" onClick={() => s.dismissResult()}>
+                          {s.detailSettings().mode === 'mask' ? 'Edit the mask' : 'Back to the image'}
+                        </button>
+                      </Show>
                       <button type="button" class="btn btn-ghost" onClick={() => navigate('gallery')}>
                         Open gallery
                       </button>
@@ -513,18 +539,46 @@ export function EnhanceView() {
                 </div>
               )}
             </Match>
+            <Match when={s.detail() && s.detailSettings().mode === 'mask' && s.previewUrl() && s.inputSize() ? s.inputSize() : undefined}>
+              {(size) => (
+                <MaskEditor
+                  src={s.previewUrl()!}
+                  width={size().width}
+                  height={size().height}
+                  // Read once when the editor opens: its own edits come back through onChange.
+                  initialMask={untrack(s.mask)}
+                  disabled={s.busy()}
+                  alt="Image to inpaint"
+                  onChange={(mask) => s.setMask(mask)}
+                />
+              )}
+            </Match>
             <Match when={s.previewUrl()}>
               {(url) => (
                 <figure class="preview">
-                  <img
-                    src={url()}
-                    alt="Chosen image"
-                    data-testid="enhance-preview"
-                    onLoad={(event) =>
-                      s.setInputSize({ width: event.currentTarget.naturalWidth, height: event.currentTarget.naturalHeight })
-                    }
-                    onError={() => s.setPreviewBroken(true)}
-                  />
+                  <div class="found-frame">
+                    <img
+                      src={url()}
+                      alt="Chosen image"
+                      data-testid="enhance-preview"
+                      onLoad={(event) =>
+                        s.setInputSize({ width: event.currentTarget.naturalWidth, height: event.currentTarget.naturalHeight })
+                      }
+                      onError={() => s.setPreviewBroken(true)}
+                    />
+                    <For each={overlays()}>
+                      {(box) => (
+                        <div
+                          class="found-box"
+                          data-testid="found-box"
+                          data-box={box.box.map((v) => Math.round(v)).join(',')}
+                          style={{ left: `${box.left}%`, top: `${box.top}%`, width: `${box.width}%`, height: `${box.height}%` }}
+                        >
+                          <span class="found-label">{box.label}</span>
+                        </div>
+                      )}
+                    </For>
+                  </div>
                   <Show when={s.previewBroken()}>
                     <figcaption class="muted small">
                       This browser cannot show the file; the studio may still be able to read it.

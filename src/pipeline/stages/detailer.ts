@@ -1,10 +1,10 @@
-import type { DetailerParameters, DetailerTarget, InpaintAreaName } from '../../protocol/pipeline-config';
-import { LIMITS } from '../../protocol/pipeline-config';
+import type { DetailerParameters, InpaintAreaName } from '../../protocol/pipeline-config';
+import { LIMITS, MAX_OUTPUT_PIXELS } from '../../protocol/pipeline-config';
 import type { DetailerMetadata, DetailerRegion } from '../../protocol/stage-results';
 import { checkpoint } from '../cancellation';
 import type { PipelineContext } from '../context';
-import { detect } from '../detection/detect';
-import type { Box, Detection } from '../detection/types';
+import { findRegions, noRegionsMessage } from '../detection/regions';
+import type { Box } from '../detection/types';
 import { compositeInpaint, nativeSize, planInpaint } from '../diffusion/inpaint-area';
 import { tensorToImages } from '../diffusion/latents';
 import { inpaint } from '../diffusion/text-to-image';
@@ -13,14 +13,7 @@ import { isRgbaImage, type RgbaImage } from '../image/rgba';
 import { shortModelHash, type DiffusionModelHandle, type StageServices } from '../ports';
 import { PipelineStage, StageInputError } from '../stage';
 
-/**
- * MediaPipe's hand-landmark ROI from a palm detection (mediapipe/modules/hand_landmark/
- * palm_detection_detection_to_roi.pbtxt, RectTransformationCalculator): the palm box made
- * square on its long side, scaled 2.6× and shifted half a side towards the fingers. The palm
- * box covers only the palm and knuckles; the fingers reach about one palm length beyond the
- * knuckles, and this is the region MediaPipe itself trusts to contain the whole hand.
- */
-export const PALM_TO_HAND = { scale: 2.6, shift: 0.5 } as const;
+export { PALM_TO_HAND, palmToHand } from '../detection/regions';
 
 interface Region {
   class: string;
@@ -86,15 +79,31 @@ export class DetailerStage extends PipelineStage {
       message = found.message;
     }
 
+    // Sizes, before any model loads: the whole picture goes through the UNet as it is; an
+    // only-masked crop is resized, but the image itself still has to fit in memory.
+    if (image.width * image.height > MAX_OUTPUT_PIXELS) {
+      throw new StageInputError(
+        `the image is ${image.width}×${image.height} (${(image.width * image.height / 1e6).toFixed(1)} MP); the detailer works on images up to ${(MAX_OUTPUT_PIXELS / 1e6).toFixed(1)} MP`,
+      );
+    }
+
     // 2. The checkpoint: the one that made the image unless one is named.
     const previous = Object.values(context.metadata).find((m) => typeof m.model === 'string' && 'timesteps' in m);
     const inherited = (key: string) => (typeof previous?.[key] === 'string' ? (previous[key] as string) : undefined);
     const seed = p.seed ?? (typeof previous?.seed === 'number' ? previous.seed : 0);
     const area: InpaintAreaName = p.inpaint_area ?? (mode === 'inpainting' ? 'whole_picture' : 'only_masked');
-    if (area === 'whole_picture' && regions.length > 0 && (image.width % 8 || image.height % 8)) {
-      throw new StageInputError(
-        `the image is ${image.width}×${image.height}; inpainting the whole picture needs a width and height that are multiples of 8 (or use inpaint_area 'only_masked')`,
-      );
+    if (area === 'whole_picture' && regions.length > 0) {
+      const { min, max, multiple } = LIMITS.side;
+      if (image.width % multiple || image.height % multiple) {
+        throw new StageInputError(
+          `the image is ${image.width}×${image.height}; inpainting the whole picture needs a width and height that are multiples of ${multiple} (or use inpaint_area 'only_masked')`,
+        );
+      }
+      if (Math.max(image.width, image.height) > max || Math.min(image.width, image.height) < min) {
+        throw new StageInputError(
+          `the image is ${image.width}×${image.height}; inpainting the whole picture works on sides from ${min} to ${max} px (use inpaint_area 'only_masked', which redraws a crop at the model's size)`,
+        );
+      }
     }
     const now = services.now ?? (() => Date.now());
     const started = now();
@@ -132,6 +141,8 @@ export class DetailerStage extends PipelineStage {
           nativeSize: size,
         });
         if (!plan) throw new StageInputError('the mask has nothing painted: nothing to redraw');
+        // Strength 0 redraws nothing: the region stays as it is.
+        if (region.strength <= 0) continue;
         const result = await inpaint(
           handle.models,
           {
@@ -140,6 +151,7 @@ export class DetailerStage extends PipelineStage {
             height: plan.height,
             image: plan.image,
             mask: plan.mask,
+            steps: stepsForStrength(params.steps, region.strength),
             strength: region.strength,
             ...(plan.latentFill ? { latentFill: plan.latentFill } : {}),
           },
@@ -219,37 +231,37 @@ export class DetailerStage extends PipelineStage {
   private async detectRegions(image: RgbaImage, services: StageServices, ids: string[]): Promise<{ regions: Region[]; message?: string }> {
     const p = this.parameters;
     if (!services.detectors) throw new StageInputError('no face or hand detectors are available here');
-    const found: Array<Detection & { target: DetailerTarget }> = [];
-    for (const target of p.targets) {
-      for (const port of await services.detectors.load(target)) {
-        ids.push(port.id);
-        const detections = await detect(image, port, { threshold: p.confidence });
-        // A detector with named classes keeps its target's; one with anonymous classes is trusted.
-        const ofTarget = port.classes.includes(target) ? detections.filter((d) => d.class === target) : detections;
-        found.push(...ofTarget.map((d) => ({ ...d, target })));
-      }
-    }
-    const area = (b: Box) => (b[2] - b[0]) * (b[3] - b[1]);
-    found.sort((a, b) => area(b.box) - area(a.box));
-    const big = found.filter((d) => d.box[2] - d.box[0] >= LIMITS.region_side.min && d.box[3] - d.box[1] >= LIMITS.region_side.min);
-    const kept = p.max_regions ? big.slice(0, p.max_regions) : big;
-    const regions = kept.map((d): Region => {
-      const maskBox = d.target === 'hand' ? palmToHand(d, image.width, image.height) : undefined;
-      const rect = rectMask(image.width, image.height, maskBox ?? d.box);
-      return {
-        class: d.target,
-        score: d.score,
-        box: d.box,
-        ...(maskBox ? { maskBox } : {}),
-        mask: dilateMask(rect, p.dilate),
-        strength: d.target === 'hand' ? p.hand_strength : p.face_strength,
-      };
+    const found = await findRegions(image, services.detectors, {
+      targets: p.targets,
+      confidence: p.confidence,
+      maxRegions: p.max_regions,
+      signal: services.signal,
     });
-    if (regions.length > 0) return { regions };
-    const what = p.targets.join(' or ');
-    const small = found.length - big.length;
-    return { regions, message: small > 0 ? `no ${what} found larger than ${LIMITS.region_side.min} px (${small} smaller)` : `no ${what} found` };
+    ids.push(...found.detectors);
+    const regions = found.regions.map(
+      (r): Region => ({
+        class: r.target,
+        score: r.score,
+        box: r.box,
+        ...(r.mask_box ? { maskBox: r.mask_box } : {}),
+        mask: dilateMask(rectMask(image.width, image.height, r.mask_box ?? r.box), p.dilate),
+        strength: r.target === 'hand' ? p.hand_strength : p.face_strength,
+      }),
+    );
+    return regions.length > 0 ? { regions } : { regions, message: noRegionsMessage(p.targets, found.smaller) };
   }
+}
+
+/**
+ * Steps raised until `steps × strength` reaches one whole step. Denoising from a partly noised
+ * image runs trunc(steps × strength) steps (diffusers' img2img, which our loop follows and
+ * which refuses zero); a 1-step Turbo checkpoint at face_strength 0.4 would run none. A1111
+ * and ADetailer always run at least one, so the detailer asks for the fewest steps that do.
+ */
+export function stepsForStrength(steps: number, strength: number): number {
+  let n = steps;
+  while (Math.trunc(n * strength) < 1 && n < LIMITS.steps.max) n++;
+  return n;
 }
 
 /** The seed's heuristic: the centred `ratio` of each side. */
@@ -268,28 +280,4 @@ export function rectMask(width: number, height: number, box: Box): Mask {
   const y1 = Math.min(height, Math.ceil(box[3]));
   for (let y = y0; y < y1; y++) mask.data.fill(255, y * width + x0, y * width + x1);
   return mask;
-}
-
-/**
- * A palm box enlarged to the whole hand (PALM_TO_HAND), axis-aligned and clamped to the image.
- * The direction to the fingers is the palm's wrist keypoint (0) to its middle-finger knuckle (2);
- * without keypoints the box grows evenly about its centre.
- */
-export function palmToHand(detection: Pick<Detection, 'box' | 'keypoints'>, width: number, height: number): Box {
-  const [x0, y0, x1, y1] = detection.box;
-  const side = Math.max(x1 - x0, y1 - y0);
-  let cx = (x0 + x1) / 2;
-  let cy = (y0 + y1) / 2;
-  const kp = detection.keypoints;
-  if (kp && kp.length > 2) {
-    const dx = kp[2][0] - kp[0][0];
-    const dy = kp[2][1] - kp[0][1];
-    const len = Math.hypot(dx, dy);
-    if (len > 0) {
-      cx += (dx / len) * side * PALM_TO_HAND.shift;
-      cy += (dy / len) * side * PALM_TO_HAND.shift;
-    }
-  }
-  const half = (side * PALM_TO_HAND.scale) / 2;
-  return [Math.max(0, cx - half), Math.max(0, cy - half), Math.min(width, cx + half), Math.min(height, cy + half)];
 }

@@ -7,6 +7,7 @@ import { createArtifactUrl } from '../../lib/artifact-url';
 import { artifactsApi } from '../../lib/artifacts';
 import { navigate } from '../../router';
 import type { JobPhase } from '../../lib/job-state';
+import { stageMetadata } from '../../lib/stage-metadata';
 import type { GenerateJob, GenerateStore } from '../../stores/generate';
 
 /** What a stage is doing, by the names the Generate view gives its stages. */
@@ -18,6 +19,8 @@ export function stageLabel(stage: string): string {
       return 'Hires fix';
     case 'refiner':
       return 'Refining';
+    case 'detailer':
+      return 'Detailing';
     case 'upscaler':
       return 'Upscaling';
     default:
@@ -152,6 +155,16 @@ export function JobPanel(props: { store: GenerateStore }) {
     const phase = job()?.phase;
     return phase === 'queued' || phase === 'running' || phase === 'submitting';
   };
+  /** What the detailer did: its own words when it redrew nothing ("no face found"), else a count. */
+  const detailerNote = createMemo(() => {
+    const d = stageMetadata(job()?.result?.metadata, 'detailer');
+    if (!d) return null;
+    if (d.message) return `Detailer: ${d.message}; the image is unchanged.`;
+    const counts = new Map<string, number>();
+    for (const r of d.regions) counts.set(r.class, (counts.get(r.class) ?? 0) + 1);
+    const what = [...counts].map(([c, n]) => `${n} ${c}${n === 1 ? '' : 's'}`).join(' and ');
+    return what ? `Detailer: redrew ${what}.` : null;
+  });
 
   return (
     <section class="panel job-panel" aria-label="Result">
@@ -187,6 +200,11 @@ export function JobPanel(props: { store: GenerateStore }) {
             <Show when={j().error}>
               <p class="error" role="alert" data-testid="job-error">
                 {plainError(j().error)}
+              </p>
+            </Show>
+            <Show when={detailerNote()}>
+              <p class="muted small detailer-note" data-testid="detailer-message">
+                {detailerNote()}
               </p>
             </Show>
             <Switch>

@@ -7,6 +7,8 @@ interface StageBoxProps {
   title: string;
   hint: string;
   testid: string;
+  /** The checkbox's test id; default `<testid>-enabled`. */
+  toggleTestid?: string;
   enabled: boolean;
   onToggle: (on: boolean) => void;
   error?: string;
@@ -18,7 +20,7 @@ function StageBox(props: StageBoxProps) {
   return (
     <fieldset class="stage-box" classList={{ enabled: props.enabled }}>
       <label class="stage-toggle">
-        <input type="checkbox" data-testid={`${props.testid}-enabled`} checked={props.enabled} onChange={(e) => props.onToggle(e.currentTarget.checked)} />
+        <input type="checkbox" data-testid={props.toggleTestid ?? `${props.testid}-enabled`} checked={props.enabled} onChange={(e) => props.onToggle(e.currentTarget.checked)} />
         <span class="stage-title">{props.title}</span>
         <span class="muted small">{props.hint}</span>
       </label>
@@ -32,7 +34,40 @@ function StageBox(props: StageBoxProps) {
   );
 }
 
-/** Hires fix, refiner and upscaler stages after the generation. */
+/** A 0–1 strength slider with its value beside it. */
+function StrengthSlider(props: { label: string; testid: string; value: string; disabled?: boolean; onInput: (v: string) => void }) {
+  return (
+    <label class="field detailer-slider">
+      <span class="field-label">
+        {props.label} <span class="num muted">{props.value}</span>
+      </span>
+      <input
+        type="range"
+        min={FORM_RANGES.strength.min}
+        max={FORM_RANGES.strength.max}
+        step={FORM_RANGES.strength.step}
+        data-testid={props.testid}
+        value={props.value}
+        disabled={props.disabled}
+        onInput={(e) => props.onInput(e.currentTarget.value)}
+      />
+    </label>
+  );
+}
+
+/** "dilate 8 px, mask blur 4": the loaded detailer settings the form keeps without showing. */
+function keptText(kept: GenerateStore['form']['detailer']['kept']): string {
+  const parts: string[] = [];
+  if (kept.dilate !== undefined) parts.push(`dilate ${kept.dilate} px`);
+  if (kept.mask_blur !== undefined) parts.push(`mask blur ${kept.mask_blur}`);
+  if (kept.inpaint_area !== undefined) parts.push(kept.inpaint_area === 'only_masked' ? 'only masked' : 'whole picture');
+  if (kept.inpaint_padding !== undefined) parts.push(`padding ${kept.inpaint_padding} px`);
+  if (kept.masked_content !== undefined) parts.push(`masked content ${kept.masked_content.replace('_', ' ')}`);
+  if (kept.max_regions !== undefined) parts.push(`at most ${kept.max_regions} regions`);
+  return parts.join(', ');
+}
+
+/** Hires fix, refiner, detailer and upscaler stages after the generation. */
 export function StageOptions(props: { store: GenerateStore }) {
   const s = props.store;
   const upscalers = s.upscalerModels;
@@ -120,6 +155,73 @@ export function StageOptions(props: { store: GenerateStore }) {
             </For>
           </select>
         </label>
+      </StageBox>
+
+      <StageBox
+        title="Detailer"
+        hint="redraw faces and hands (ADetailer)"
+        testid="detailer"
+        toggleTestid="stage-detailer"
+        enabled={s.form.detailer.on}
+        onToggle={(on) => {
+          s.setForm('detailer', 'on', on);
+          s.clearFieldError('detailer');
+        }}
+        error={s.fieldErrors().detailer}
+      >
+        <div class="field-row detailer-targets">
+          <label class="field checkbox-field">
+            <span class="field-label">Faces</span>
+            <input
+              type="checkbox"
+              data-testid="detailer-face"
+              checked={s.form.detailer.face}
+              onChange={(e) => {
+                s.setForm('detailer', 'face', e.currentTarget.checked);
+                s.clearFieldError('detailer');
+              }}
+            />
+          </label>
+          <label class="field checkbox-field">
+            <span class="field-label">Hands</span>
+            <input
+              type="checkbox"
+              data-testid="detailer-hand"
+              checked={s.form.detailer.hand}
+              onChange={(e) => {
+                s.setForm('detailer', 'hand', e.currentTarget.checked);
+                s.clearFieldError('detailer');
+              }}
+            />
+          </label>
+          <label class="field" title="Only detections scored at least this are redrawn">
+            <span class="field-label">Confidence</span>
+            <input
+              type="number"
+              min={FORM_RANGES.confidence.min}
+              max={FORM_RANGES.confidence.max}
+              step={FORM_RANGES.confidence.step}
+              data-testid="detailer-confidence"
+              value={s.form.detailer.confidence}
+              onInput={(e) => s.setForm('detailer', 'confidence', e.currentTarget.value)}
+            />
+          </label>
+        </div>
+        <div class="field-row">
+          <StrengthSlider label="Face strength" testid="face-strength" value={s.form.detailer.faceStrength} disabled={!s.form.detailer.face} onInput={(v) => s.setForm('detailer', 'faceStrength', v)} />
+          <StrengthSlider label="Hand strength" testid="hand-strength" value={s.form.detailer.handStrength} disabled={!s.form.detailer.hand} onInput={(v) => s.setForm('detailer', 'handStrength', v)} />
+        </div>
+        <label class="field">
+          <span class="field-label">Detailer prompt</span>
+          <input type="text" data-testid="detailer-prompt" placeholder="same as the prompt" value={s.form.detailer.prompt} onInput={(e) => s.setForm('detailer', 'prompt', e.currentTarget.value)} />
+        </label>
+        <Show when={keptText(s.form.detailer.kept)}>
+          {(text) => (
+            <span class="field-hint" data-testid="detailer-kept">
+              Also from the loaded file: {text()}.
+            </span>
+          )}
+        </Show>
       </StageBox>
 
       <StageBox
