@@ -145,7 +145,7 @@ export function EnhanceView() {
   const runLabel = () => {
     const steps = [
       s.refine() ? 'refine' : '',
-      s.detail() ? (s.detailSettings().mode === 'mask' ? 'inpaint' : 'fix faces') : '',
+      s.detail() ? (s.detailSettings().mode === 'mask' ? 'inpaint' : `fix ${s.detailSettings().targets.map((t) => `${t}s`).join(' and ') || 'faces'}`) : '',
       s.willUpscale() ? `upscale ×${s.factor()}` : '',
     ].filter(Boolean);
     const text = steps.length > 1 ? `${steps.slice(0, -1).join(', ')}, then ${steps.at(-1)}` : (steps[0] ?? '');
@@ -185,8 +185,8 @@ export function EnhanceView() {
         >
           <h2 class="panel-title">Enhance</h2>
           <p class="muted small">
-            Upscale an image ×2 to ×8 on this device, optionally refining it first with a Stable Diffusion checkpoint.
-            Choose a file, or drop one anywhere here.
+            Upscale an image ×2 to ×8 on this device; refine it, fix its faces and hands or inpaint what you paint
+            with a Stable Diffusion checkpoint first. Choose a file, or drop one anywhere here.
           </p>
 
           <label class="btn file-pick">
