@@ -15,6 +15,7 @@ import {
   normalizeMask,
   overlayPixels,
   paintSegment,
+  pinchView,
   shortcutOf,
   stepBrushSize,
   zoomAt,
@@ -120,6 +121,26 @@ describe('paintSegment', () => {
 });
 
 describe('MaskState', () => {
+  it('cancelStroke: the open stroke is gone, no undo step, the painted count restored', () => {
+    const state = new MaskState(40, 30);
+    state.stroke(5, 5, 30, 5, 3);
+    state.endStroke();
+    const kept = state.snapshot();
+    const painted = state.paintedPixels;
+    state.beginStroke();
+    const rect = state.stroke(5, 20, 35, 20, 4);
+    state.stroke(10, 0, 10, 29, 2, true); // erasing across the first stroke too
+    expect(state.paintedPixels).not.toBe(painted);
+    const redrawn = state.cancelStroke();
+    expect(redrawn).not.toBeNull();
+    expect(redrawn!.width).toBeGreaterThanOrEqual(rect!.width);
+    expect(Buffer.from(state.data).equals(Buffer.from(kept.data))).toBe(true);
+    expect(state.paintedPixels).toBe(painted);
+    expect(state.inStroke).toBe(false);
+    expect(state.undoSteps).toBe(1);
+    expect(state.cancelStroke()).toBeNull();
+  });
+
   const stroke = (state: MaskState, pts: number[][], r: number, erase = false) => {
     state.beginStroke();
     state.stroke(pts[0][0], pts[0][1], pts[0][0], pts[0][1], r, erase);
@@ -269,6 +290,21 @@ describe('view', () => {
     const far = clampView({ zoom: 2, panX: 500, panY: -99999 }, viewport, image);
     expect(far.panX).toBe(0);
     expect(far.panY).toBe(600 - 2048);
+  });
+
+  it('pinch: fingers twice as far apart zoom ×2 about their midpoint, which follows them', () => {
+    const fit = fitView(viewport, image);
+    const from = { x: 400, y: 300, distance: 100 };
+    const to = { x: 420, y: 310, distance: 200 };
+    const v = pinchView(fit, from, to, viewport, image);
+    expect(v.zoom).toBeCloseTo(fit.zoom * 2);
+    // The image point that was under the first midpoint is under the new one.
+    const before = clientToImage(from.x, from.y, { left: 0, top: 0 }, fit);
+    const after = clientToImage(to.x, to.y, { left: 0, top: 0 }, v);
+    expect(after.x).toBeCloseTo(before.x);
+    expect(after.y).toBeCloseTo(before.y);
+    // Clamped like any zoom.
+    expect(pinchView(fit, from, { ...to, distance: 100_000 }, viewport, image).zoom).toBe(8);
   });
 });
 

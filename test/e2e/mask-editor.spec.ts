@@ -331,3 +331,57 @@ test('on a 2048×2048 image a stroke updates only its own box of the overlay', a
   console.log(`2048² stroke: 60 moves in ${ms} ms, largest overlay update ${Math.max(...puts)} px`);
   expect(errors).toEqual([]);
 });
+
+test('touch: one finger paints; a second finger turns it into a pinch that zooms and paints nothing', async ({ page }) => {
+  const errors = await mount(page, { width: 512, height: 512 });
+  /** Touch pointer events on the canvas at fractions of its box. */
+  const touch = (steps: Array<[type: string, id: number, fx: number, fy: number]>) =>
+    page.evaluate((steps) => {
+      const target = document.querySelector('[data-testid="mask-canvas"]')!;
+      const box = target.getBoundingClientRect();
+      for (const [type, id, fx, fy] of steps) {
+        target.dispatchEvent(
+          new PointerEvent(type, {
+            bubbles: true,
+            pointerId: id,
+            pointerType: 'touch',
+            isPrimary: id === 1,
+            button: type === 'pointermove' ? -1 : 0,
+            buttons: type === 'pointerup' ? 0 : 1,
+            pressure: type === 'pointerup' ? 0 : 0.5,
+            clientX: box.left + fx * box.width,
+            clientY: box.top + fy * box.height,
+          }),
+        );
+      }
+    }, steps);
+
+  // One finger: a stroke.
+  await touch([
+    ['pointerdown', 1, 0.2, 0.2],
+    ['pointermove', 1, 0.5, 0.2],
+    ['pointerup', 1, 0.5, 0.2],
+  ]);
+  const afterStroke = await painted(page);
+  expect(afterStroke).toBeGreaterThan(0);
+  const zoomBefore = await page.getByTestId('mask-zoom').textContent();
+
+  // A finger starts painting, a second lands: what the first painted goes, the two pinch apart.
+  await touch([
+    ['pointerdown', 1, 0.4, 0.6],
+    ['pointermove', 1, 0.45, 0.6],
+    ['pointerdown', 2, 0.6, 0.6],
+    ['pointermove', 1, 0.3, 0.6],
+    ['pointermove', 2, 0.7, 0.6],
+    ['pointerup', 1, 0.3, 0.6],
+    ['pointermove', 2, 0.9, 0.9],
+    ['pointerup', 2, 0.9, 0.9],
+  ]);
+  expect(await painted(page)).toBe(afterStroke);
+  await expect(page.getByTestId('mask-zoom')).not.toHaveText(zoomBefore!);
+  // One undo step: the first stroke only.
+  await page.getByTestId('mask-undo').click();
+  expect(await painted(page)).toBe(0);
+  await expect(page.getByTestId('mask-undo')).toBeDisabled();
+  expect(errors).toEqual([]);
+});

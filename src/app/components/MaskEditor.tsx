@@ -13,6 +13,7 @@ import {
   normalizeMask,
   overlayPixels,
   panBy,
+  pinchView,
   shortcutOf,
   stepBrushSize,
   unionRect,
@@ -142,6 +143,18 @@ export function MaskEditor(props: MaskEditorProps) {
 
   type Drag = { id: number; mode: 'paint' | 'pan'; lastX: number; lastY: number; erase: boolean };
   let drag: Drag | null = null;
+  // Fingers on the view (viewport coordinates), and the pinch two of them make.
+  const touches = new Map<number, { x: number; y: number }>();
+  type Pinch = { start: View; from: { x: number; y: number; distance: number } };
+  let pinch: Pinch | null = null;
+  const twoFingers = () => {
+    const [a, b] = [...touches.values()];
+    return { x: (a!.x + b!.x) / 2, y: (a!.y + b!.y) / 2, distance: Math.hypot(a!.x - b!.x, a!.y - b!.y) };
+  };
+  const inViewport = (e: PointerEvent) => {
+    const box = viewport.getBoundingClientRect();
+    return { x: e.clientX - box.left, y: e.clientY - box.top };
+  };
 
   const toImage = (e: PointerEvent) => clientToImage(e.clientX, e.clientY, viewport.getBoundingClientRect(), view());
 
@@ -152,7 +165,20 @@ export function MaskEditor(props: MaskEditorProps) {
   };
 
   const onPointerDown = (e: PointerEvent) => {
-    if (drag) return; // a second finger or button while one drag is on: ignored
+    if (e.pointerType === 'touch') {
+      touches.set(e.pointerId, inViewport(e));
+      if (touches.size === 2) {
+        // A second finger: the touch was a pinch, not a stroke. What the first finger painted goes.
+        if (drag?.mode === 'paint') draw(state.cancelStroke());
+        drag = null;
+        setPanning(false);
+        setFitted(false);
+        pinch = { start: view(), from: twoFingers() };
+        return;
+      }
+      if (touches.size > 2 || pinch) return;
+    }
+    if (drag) return; // a second button while one drag is on: ignored
     viewport.focus({ preventScroll: true });
     const pan = e.button === 1 || spaceHeld() || tool() === 'pan';
     if (!pan && (e.button !== 0 || props.disabled)) return;
@@ -174,6 +200,13 @@ export function MaskEditor(props: MaskEditorProps) {
   };
 
   const onPointerMove = (e: PointerEvent) => {
+    if (touches.has(e.pointerId)) {
+      touches.set(e.pointerId, inViewport(e));
+      if (pinch && touches.size === 2) {
+        setView(pinchView(pinch.start, pinch.from, twoFingers(), port(), image()));
+        return;
+      }
+    }
     const here = toImage(e);
     setCursor(here);
     if (!drag || e.pointerId !== drag.id) return;
@@ -198,6 +231,11 @@ export function MaskEditor(props: MaskEditorProps) {
   };
 
   const onPointerEnd = (e: PointerEvent) => {
+    if (touches.delete(e.pointerId) && pinch) {
+      // The pinch ends with its first lifted finger; the other paints nothing until it lifts too.
+      if (touches.size < 2) pinch = null;
+      return;
+    }
     if (!drag || e.pointerId !== drag.id) return;
     if (drag.mode === 'pan') {
       drag = null;

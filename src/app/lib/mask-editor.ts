@@ -221,6 +221,26 @@ export class MaskState {
     return true;
   }
 
+  /**
+   * Drops the open stroke as if it never happened (no undo step): a second finger turned the
+   * touch into a pinch. Returns the box to redraw, or null when nothing had been painted.
+   */
+  cancelStroke(): Rect | null {
+    const before = this.before;
+    const rect = this.strokeRect;
+    this.before = null;
+    this.strokeRect = null;
+    if (!before || !rect) return null;
+    for (let y = rect.y; y < rect.y + rect.height; y++) {
+      for (let i = y * this.width + rect.x, end = i + rect.width; i < end; i++) {
+        if (this.data[i] === before[i]) continue;
+        this.count.painted += before[i] === PAINTED ? 1 : -1;
+        this.data[i] = before[i]!;
+      }
+    }
+    return rect;
+  }
+
   /** Erases everything (one undo step). Returns the changed box, or null if already empty. */
   clear(): Rect | null {
     this.endStroke();
@@ -389,6 +409,24 @@ export function zoomAt(view: View, zoom: number, ax: number, ay: number, viewpor
   const ix = (ax - view.panX) / view.zoom;
   const iy = (ay - view.panY) / view.zoom;
   return clampView({ zoom: next, panX: ax - ix * next, panY: ay - iy * next }, viewport, image);
+}
+
+/**
+ * Two-finger pinch: the image point that was under the fingers' first midpoint stays under
+ * their midpoint now, scaled by how far apart they are now against then.
+ */
+export function pinchView(
+  start: View,
+  from: { x: number; y: number; distance: number },
+  to: { x: number; y: number; distance: number },
+  viewport: Size,
+  image: Size,
+): View {
+  const { min, max } = zoomRange(viewport, image);
+  const zoom = Math.min(max, Math.max(min, start.zoom * (to.distance / Math.max(1, from.distance))));
+  const ix = (from.x - start.panX) / start.zoom;
+  const iy = (from.y - start.panY) / start.zoom;
+  return clampView({ zoom, panX: to.x - ix * zoom, panY: to.y - iy * zoom }, viewport, image);
 }
 
 export function panBy(view: View, dx: number, dy: number, viewport: Size, image: Size): View {
