@@ -12,7 +12,8 @@ export interface GalleryArtifactSinkOptions {
   jobId: string;
   /** The job's request as stored with the job (no binaries). */
   storedRequest: unknown;
-  artifacts: ArtifactRepository;
+  /** Only `save` is needed, so a store that only writes (the generate CLI's folder) fits too. */
+  artifacts: Pick<ArtifactRepository, 'save'>;
   encodePng(image: RgbaImage): Uint8Array;
   /** Called once an image is stored, before `save` returns its id. */
   onSaved?(artifactId: string, name: string): void;

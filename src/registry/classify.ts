@@ -10,6 +10,7 @@
  * detectors have no common names, so they are recognised by shape alone.
  */
 import type { ModelType, TensorSignature } from '../protocol/models';
+import { yoloClassNames } from './detector-classes';
 import type { OnnxInfo } from './onnx-inspect';
 
 // Family inference moved to its own module; re-exported for code that imports it from here.
@@ -18,7 +19,7 @@ export { inferFamily, type FamilyEvidence } from './family';
 export type Role = 'text_encoder' | 'unet' | 'vae_decoder' | 'vae_encoder' | 'upscaler' | 'detector' | 'unknown';
 
 /** All classification needs: `inspectOnnx`'s result, or a hand-made signature in tests. */
-export type SignatureInfo = Pick<OnnxInfo, 'inputs' | 'outputs'>;
+export type SignatureInfo = Pick<OnnxInfo, 'inputs' | 'outputs'> & Partial<Pick<OnnxInfo, 'metadata'>>;
 
 type Dim = number | string;
 /** A static [height, width], or null when either is symbolic. */
@@ -83,6 +84,8 @@ export interface DetectorDetails {
   /** blazeface: [1, N, 4+k] regressors + [1, N, 1] scores; yolo: [1, 4+k, N]; generic otherwise. */
   style: 'blazeface' | 'yolo' | 'generic';
   outputs: string[];
+  /** YOLO: class names from the file's own metadata (Ultralytics `names`), when they fit its outputs. */
+  classes?: string[];
 }
 
 interface Found<R extends Role, D> {
@@ -262,8 +265,13 @@ function detector(info: SignatureInfo): Classification | null {
     (perAnchor.length === 2 && anchors.size === 1 && perAnchor.some((s) => s.shape[2] === 1) && perAnchor.some((s) => (s.shape[2] as number) >= 4));
   const style: DetectorDetails['style'] = blazeface ? 'blazeface' : yolo.length && !boxes ? 'yolo' : 'generic';
   const details: DetectorDetails = { input: input.name, inputType: input.type, layout: image.layout, inputSize: size2(image.h, image.w), style, outputs: info.outputs.map((s) => s.name) };
+  const rows = style === 'yolo' && info.outputs.length === 1 ? fixed(info.outputs[0].shape[1]) : null;
+  // What the file itself says; the file name (which users rename) is only the probe's fallback.
+  const classes = rows !== null ? yoloClassNames({ metadata: info.metadata, numClasses: rows - 4 }) : null;
+  if (classes) details.classes = classes;
   const styleName = { blazeface: 'BlazeFace-style anchors', yolo: 'YOLO-style', generic: 'boxes and scores' }[style];
-  return { role: 'detector', details, description: `detector (${styleName}), input ${details.inputSize ? details.inputSize.join('×') : 'dynamic'} ${image.layout}` };
+  const finds = classes ? `, finds ${classes.join(', ')}` : '';
+  return { role: 'detector', details, description: `detector (${styleName}${finds}), input ${details.inputSize ? details.inputSize.join('×') : 'dynamic'} ${image.layout}` };
 }
 
 /** What an ONNX file is, from its signature; `unknown` carries the signature for the message. */

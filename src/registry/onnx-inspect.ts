@@ -45,6 +45,16 @@ export interface OnnxInfo {
   nodeCount: number;
   /** Distinct op types, sorted; ops of other domains are qualified (`com.microsoft.Attention`). */
   opTypes: string[];
+  /**
+   * The model's `metadata_props` (key → value; a repeated key keeps its last value). Ultralytics
+   * exports keep `names`, `imgsz`, `stride` and `task` here; see detector-classes.ts.
+   */
+  metadata: Record<string, string>;
+}
+
+/** Bytes already in memory (a stored model the worker read back) as a `SliceableFile`. */
+export function sliceableBytes(bytes: Uint8Array, name?: string): SliceableFile {
+  return { size: bytes.length, name, slice: (start, end) => ({ arrayBuffer: async () => bytes.slice(start, end).buffer as ArrayBuffer }) };
 }
 
 /** The file is not an ONNX model, is truncated, or has no graph; the message says which. */
@@ -249,6 +259,16 @@ class Walker {
     return utf8.decode(await this.bytes(f, what));
   }
 
+  /** A small sub-message decoded by onnx-proto; its decode errors (random bytes) become "not ONNX". */
+  async message<T>(f: Field, what: string, decode: (bytes: Uint8Array) => T): Promise<T> {
+    const bytes = await this.bytes(f, what);
+    try {
+      return decode(bytes);
+    } catch {
+      throw this.notOnnx(`${what} is not a valid protobuf message`);
+    }
+  }
+
   /** Calls `visit` for each field of the message occupying [start, end). */
   async eachField(start: number, end: number, what: () => string, visit: (f: Field) => Promise<void> | void): Promise<void> {
     let pos = start;
@@ -374,7 +394,7 @@ async function readTensor(w: Walker, f: Field, label: string): Promise<TensorFac
         break;
       case 13: {
         // external_data: key/value pairs (location, offset, length, checksum)
-        const entry = onnx.StringStringEntryProto.decode(await w.bytes(t, what()));
+        const entry = await w.message(t, `an external data entry of ${what()}`, (b) => onnx.StringStringEntryProto.decode(b));
         external[entry.key] = entry.value;
         break;
       }
@@ -457,10 +477,10 @@ async function readGraph(w: Walker, f: Field, tally: WeightTally, out: { inputs:
         tally.add(await readSparseTensor(w, g, `sparse initializer #${tally.count + 1}`));
         break;
       case 11:
-        out.inputs.push(signature(await w.bytes(g, 'a graph input')));
+        out.inputs.push(await w.message(g, 'a graph input', signature));
         break;
       case 12:
-        out.outputs.push(signature(await w.bytes(g, 'a graph output')));
+        out.outputs.push(await w.message(g, 'a graph output', signature));
         break;
       // name, doc_string, value_info, quantization_annotation, metadata: not needed.
     }
@@ -485,6 +505,7 @@ export async function inspectOnnx(file: SliceableFile): Promise<OnnxInfo> {
   const tally = new WeightTally();
   const graph = { inputs: [] as TensorSignature[], outputs: [] as TensorSignature[], opTypes: new Set<string>(), nodeCount: 0 };
   let graphSeen = false;
+  const metadata = new Map<string, string>();
 
   await w.eachField(0, file.size, () => 'the model header', async (f) => {
     const expected = MODEL_FIELDS[f.num];
@@ -507,8 +528,13 @@ export async function inspectOnnx(file: SliceableFile): Promise<OnnxInfo> {
         await readGraph(w, f, tally, graph);
         break;
       case 8: {
-        const opset = onnx.OperatorSetIdProto.decode(await w.bytes(f, 'the model header'));
+        const opset = await w.message(f, 'an opset import', (b) => onnx.OperatorSetIdProto.decode(b));
         opsets.push({ domain: opset.domain, version: toNumber(opset.version) });
+        break;
+      }
+      case 14: {
+        const entry = await w.message(f, 'a metadata entry', (b) => onnx.StringStringEntryProto.decode(b));
+        metadata.set(entry.key, entry.value);
         break;
       }
     }
@@ -531,5 +557,7 @@ export async function inspectOnnx(file: SliceableFile): Promise<OnnxInfo> {
     protobufBytes: file.size,
     nodeCount: graph.nodeCount,
     opTypes: [...graph.opTypes].sort(),
+    // fromEntries defines own properties: a key like `__proto__` cannot reach the prototype.
+    metadata: Object.fromEntries(metadata),
   };
 }

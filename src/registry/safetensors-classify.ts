@@ -69,19 +69,37 @@ export async function classifySafetensors(
   fileName: string,
   readTensor?: ReadTensor,
 ): Promise<SafetensorsClassification> {
+  const found = classifyHeader(header, fileName);
+  if (found.classification.kind !== 'lora' || !readTensor || found.alphaTensors.length === 0) return found.classification;
+  // Alpha scalars in the file win over the training metadata's value.
+  const values = await Promise.all(found.alphaTensors.map(async (t) => decodeScalar(t, await readTensor(t))));
+  const alpha = mode(values.filter((v): v is number => v !== null && Number.isFinite(v)));
+  return alpha === null ? found.classification : { ...found.classification, alpha, alpha_source: 'tensors' };
+}
+
+/**
+ * The same decision from the header alone (no data bytes): a LoRA's alpha then comes from its
+ * training metadata only. For callers that need an answer synchronously, e.g. the checkpoint reader.
+ */
+export function classifySafetensorsHeader(header: SafetensorsHeader, fileName: string): SafetensorsClassification {
+  return classifyHeader(header, fileName).classification;
+}
+
+function classifyHeader(header: SafetensorsHeader, fileName: string): { classification: SafetensorsClassification; alphaTensors: SafetensorsTensor[] } {
   const tensors = header.tensors;
-  if (tensors.length === 0) return { kind: 'unknown', reason: 'a safetensors file with no tensors in it' };
+  const only = (classification: SafetensorsClassification) => ({ classification, alphaTensors: [] });
+  if (tensors.length === 0) return only({ kind: 'unknown', reason: 'a safetensors file with no tensors in it' });
   const names = tensors.map((t) => t.name);
 
   if (names.some((n) => /^lora_(unet|te[12]?)_.+\.(hada_w[12]_[ab]|lokr_w[12](_[ab])?|oft_\w+)$/.test(n))) {
-    return { kind: 'unknown', reason: 'a LyCORIS network (LoHa/LoKr/OFT), not a plain LoRA; only LoRA is supported' };
+    return only({ kind: 'unknown', reason: 'a LyCORIS network (LoHa/LoKr/OFT), not a plain LoRA; only LoRA is supported' });
   }
-  const lora = await classifyLora(header, readTensor);
+  const lora = classifyLora(header);
   if (lora) return lora;
   const embedding = classifyEmbedding(tensors, fileName);
-  if (embedding) return embedding;
-  if (names.some((n) => n.startsWith('model.diffusion_model.'))) return classifyCheckpoint(tensors);
-  return { kind: 'unknown', reason: unknownReason(tensors) };
+  if (embedding) return only(embedding);
+  if (names.some((n) => n.startsWith('model.diffusion_model.'))) return only(classifyCheckpoint(tensors));
+  return only({ kind: 'unknown', reason: unknownReason(tensors) });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -100,7 +118,8 @@ const KOHYA = /^lora_(unet|te|te1|te2)_(.+)\.(lora_down\.weight|lora_up\.weight|
 //   layers), x.processor.to_k_lora.down.weight (diffusers attention processors).
 const PEFT = [/^(.+)\.lora_([AB])(?:\.[^.]+)?\.weight$/, /^(.+)\.lora\.(down|up)\.weight$/, /^(.+_lora)\.(down|up)\.weight$/];
 
-async function classifyLora(header: SafetensorsHeader, readTensor?: ReadTensor): Promise<SafetensorsClassification | null> {
+/** A LoRA's classification (alpha from metadata) and the alpha scalars whose values would override it. */
+function classifyLora(header: SafetensorsHeader): { classification: SafetensorsClassification; alphaTensors: SafetensorsTensor[] } | null {
   const kohya = new Map<string, LoraModule>();
   const peft = new Map<string, LoraModule>();
   const alphas = new Map<string, SafetensorsTensor>(); // non-kohya `x.alpha`, matched to peft modules below
@@ -146,28 +165,21 @@ async function classifyLora(header: SafetensorsHeader, readTensor?: ReadTensor):
   if (sdxlNaming && isKohya) targets.text_encoder_2 ??= 0;
 
   const rank = mode(modules.map((m) => m.down!.shape[0] ?? 0)) ?? 0;
-  let alpha: number | null = null;
-  let alphaSource: 'tensors' | 'metadata' | null = null;
+  const alpha = metadataAlpha(header.metadata);
   const alphaTensors = modules.flatMap((m) => (m.alpha && isScalar(m.alpha) ? [m.alpha] : []));
-  if (readTensor && alphaTensors.length > 0) {
-    const values = await Promise.all(alphaTensors.map(async (t) => decodeScalar(t, await readTensor(t))));
-    alpha = mode(values.filter((v): v is number => v !== null && Number.isFinite(v)));
-    if (alpha !== null) alphaSource = 'tensors';
-  }
-  if (alpha === null) {
-    alpha = metadataAlpha(header.metadata);
-    if (alpha !== null) alphaSource = 'metadata';
-  }
 
   return {
-    kind: 'lora',
-    format: isKohya ? 'kohya' : 'peft',
-    rank,
-    alpha,
-    alpha_source: alphaSource,
-    targets,
-    modules: modules.length,
-    family: loraFamily(modules, targets),
+    classification: {
+      kind: 'lora',
+      format: isKohya ? 'kohya' : 'peft',
+      rank,
+      alpha,
+      alpha_source: alpha === null ? null : 'metadata',
+      targets,
+      modules: modules.length,
+      family: loraFamily(modules, targets),
+    },
+    alphaTensors,
   };
 }
 
@@ -300,18 +312,21 @@ function classifyEmbedding(tensors: SafetensorsTensor[], fileName: string): Safe
 // Single-file checkpoints (CompVis/A1111 key layout)
 
 function classifyCheckpoint(tensors: SafetensorsTensor[]): SafetensorsClassification {
-  const has = (prefix: string) => tensors.some((t) => t.name.startsWith(prefix));
   const inputConv = tensors.find((t) => t.name === 'model.diffusion_model.input_blocks.0.0.weight');
-  const inpainting = inputConv?.shape[1] === 9;
-  // The UNet's cross-attention key projection reads the text encoder's output: its width names the family.
-  const toK = tensors.find((t) => /^model\.diffusion_model\..*\.attn2\.to_k\.weight$/.test(t.name));
-  const context = toK?.shape[1];
+  return { kind: 'checkpoint', family: checkpointFamily(tensors.map((t) => t.name)), inpainting: inputConv?.shape[1] === 9 };
+}
 
-  let family: SdFamily = 'unknown';
-  if (has('conditioner.embedders.') || context === 2048) family = 'sdxl';
-  else if (context === 1024 || (context === undefined && has('cond_stage_model.model.'))) family = 'sd2';
-  else if (context === 768 || (context === undefined && has('cond_stage_model.transformer.'))) family = 'sd1';
-  return { kind: 'checkpoint', family, inpainting };
+/**
+ * A single-file checkpoint's family from its text encoders' key names, never from a width (pruned
+ * or tiny variants change widths, not names): SD 1.x keeps OpenAI CLIP as transformers'
+ * CLIPTextModel, SD 2.x OpenCLIP's own module tree, SDXL both under `conditioner.embedders`.
+ */
+export function checkpointFamily(names: readonly string[]): SdFamily {
+  const has = (prefix: string) => names.some((n) => n.startsWith(prefix));
+  if (has('conditioner.embedders.')) return 'sdxl';
+  if (has('cond_stage_model.model.')) return 'sd2';
+  if (has('cond_stage_model.transformer.')) return 'sd1';
+  return 'unknown';
 }
 
 function unknownReason(tensors: SafetensorsTensor[]): string {

@@ -192,6 +192,7 @@ describe('checkLoadable', () => {
       protobufBytes: o.protobuf,
       nodeCount: 0,
       opTypes: [],
+      metadata: {},
     };
   }
 

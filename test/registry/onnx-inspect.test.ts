@@ -129,6 +129,38 @@ describe('inspectOnnx on the tiny diffusion components', () => {
   });
 });
 
+describe('inspectOnnx: metadata_props', () => {
+  it('reads every key and value (Ultralytics keeps names, imgsz, stride, task there); none gives {}', async () => {
+    const bytes = presetFiles('sd15-fp16-static77').get('text_encoder/model.onnx')!;
+    expect((await inspectOnnx(asFile(bytes))).metadata).toEqual({});
+    const model = ModelProto.decode(bytes);
+    const props = [
+      ['names', "{0: 'hand', 1: 'face'}"],
+      ['imgsz', '[640, 640]'],
+      ['stride', '32'],
+      ['task', 'detect'],
+      ['__proto__', 'an ordinary key'],
+      ['empty', ''],
+      // A repeated key keeps its last value.
+      ['task', 'segment'],
+    ];
+    model.metadataProps = props.map(([key, value]) => ({ key, value }));
+    const withMetadata = new Uint8Array(ModelProto.encode(model).finish());
+    const { info } = await expectMatchesReference(withMetadata, 'with-metadata.onnx');
+    expect(Object.keys(info.metadata)).toEqual(['names', 'imgsz', 'stride', 'task', '__proto__', 'empty']);
+    expect(info.metadata).toMatchObject({ names: "{0: 'hand', 1: 'face'}", imgsz: '[640, 640]', stride: '32', task: 'segment', empty: '' });
+    expect(Object.getPrototypeOf(info.metadata)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(info.metadata, '__proto__')?.value).toBe('an ordinary key');
+  });
+
+  it('refuses a metadata entry that is not a protobuf message, as not ONNX', async () => {
+    const bytes = presetFiles('sd15-fp16-static77').get('text_encoder/model.onnx')!;
+    // Field 14 (length 2) holding key field 1 with a length (80) that runs past the entry.
+    const broken = new Uint8Array([...bytes, 0x72, 2, 0x0a, 80]);
+    await expect(inspectOnnx(asFile(broken, 'odd.onnx'))).rejects.toThrow(/^odd\.onnx: not an ONNX model: a metadata entry is not a valid protobuf message$/);
+  });
+});
+
 describe('inspectOnnx on the bundled upscaler', () => {
   it('esrgan-slim-x4.onnx matches the full decode', async () => {
     const bytes = new Uint8Array(readFileSync(join(MODELS, 'esrgan-slim-x4.onnx')));

@@ -232,10 +232,13 @@ describe('import through the worker service: stored, probed, verified', () => {
 
   it('an imported detector is verified only if its outputs fit a layout the studio decodes', async () => {
     const { service } = setup();
-    const report = await service.scan([picked('yolo-face.onnx', constantYolo(64, [32, 32, 16, 16], 0.9)), picked('odd-boxes.onnx', undecodableBoxes(16))] as never);
-    expect(report.models.map((m) => m.model_type)).toEqual(['detector', 'detector']);
-    const [yolo, odd] = await service.import(report.scan_id, [{ index: 0 }, { index: 1 }]);
-    expect(yolo.model).toMatchObject({ model_type: 'detector', status: 'verified', detector: { layout: 'yolo', classes: ['class 0'], input_size: 64 } });
+    const yoloBytes = constantYolo(64, [32, 32, 16, 16], 0.9);
+    const report = await service.scan([picked('yolo-face.onnx', yoloBytes), picked('odd-boxes.onnx', undecodableBoxes(16)), picked('yolov8n.onnx', yoloBytes)] as never);
+    expect(report.models.map((m) => m.model_type)).toEqual(['detector', 'detector', 'detector']);
+    const [yolo, odd, unnamed] = await service.import(report.scan_id, [{ index: 0 }, { index: 1 }, { index: 2 }]);
+    // No `names` metadata: a one-class detector takes its class from the file name, if that says one.
+    expect(yolo.model).toMatchObject({ model_type: 'detector', status: 'verified', detector: { layout: 'yolo', classes: ['face'], input_size: 64 } });
+    expect(unnamed.model).toMatchObject({ status: 'verified', detector: { classes: ['class 0'] } });
     expect(odd.ok).toBe(false);
     expect(odd.model?.status).toBe('error');
     expect(odd.error).toMatch(/detector outputs \[1, 256, 7\] at 16×16 input match no known layout; the studio decodes YOLO-style/);

@@ -340,7 +340,7 @@ function onlyCheckpoint(provider: OrtDiffusionProvider, name: string | undefined
  * `<out>/generated_detailed.png` (`-2`, `-3` when a name comes again); the path is its id.
  * `<out>` is created if missing.
  */
-function artifactFiles(out: string, files: string[]): ArtifactRepository {
+function artifactFiles(out: string, files: string[]): Pick<ArtifactRepository, 'save'> {
   const taken = new Map<string, number>();
   const store = {
     async save(artifact: { name: string }, blob: Blob): Promise<string> {
@@ -355,8 +355,7 @@ function artifactFiles(out: string, files: string[]): ArtifactRepository {
       return file;
     },
   };
-  // The sink only saves; the repository's reads and deletes have no counterpart in a folder.
-  return store as unknown as ArtifactRepository;
+  return store;
 }
 
 // Run as a script (not when imported by tests).

@@ -7,6 +7,8 @@ import type { ModelInfo } from '../../src/protocol/models';
 import type { Backend } from '../../src/protocol/schemas';
 import { detect } from '../../src/pipeline/detection/detect';
 import { createRgbaImage } from '../../src/pipeline/image/rgba';
+import { yoloClassNames } from '../../src/registry/detector-classes';
+import { inspectOnnx, sliceableBytes } from '../../src/registry/onnx-inspect';
 import { createOrtDetector } from './detector';
 import { loadDiffusionModel, type FolderReader } from './diffusion-model';
 import type { Ort, OrtSession } from './types';
@@ -119,6 +121,8 @@ async function probeUpscaler(ort: Ort, info: ModelInfo, read: FolderReader, back
 /**
  * A detector is verified only if the studio can decode it: its outputs must fit a known layout
  * (MediaPipe BlazeFace / palm anchors, YOLO-style); otherwise the message says what they are.
+ * A YOLO detector's classes are named by its metadata or, for one class, its file name
+ * (detector-classes.ts); without either they stay numbered and it is not chosen for a target.
  */
 async function probeDetector(ort: Ort, info: ModelInfo, read: FolderReader, backend: Backend): Promise<ProbeResult> {
   const main = info.components.find((c) => c.role === 'detector');
@@ -131,10 +135,16 @@ async function probeDetector(ort: Ort, info: ModelInfo, read: FolderReader, back
     // One run through the decoder, on a blank image (nothing to find: only that it decodes).
     const started = Date.now();
     await detect(createRgbaImage(detector.inputSize, detector.inputSize), detector, { threshold: 1 });
+    const ms = Date.now() - started;
+    const named =
+      detector.decoding.layout === 'yolo'
+        ? yoloClassNames({ metadata: (await inspectOnnx(sliceableBytes(bytes, main.path))).metadata, numClasses: detector.decoding.numClasses, fileName: main.path })
+        : null;
+    const classes = named ?? [...detector.classes];
     return {
       ok: true,
-      message: `ran on ${backend.toUpperCase()} in ${Date.now() - started} ms: ${detector.layout} decoding, finds ${detector.classes.join(', ')}, input ${detector.inputSize}×${detector.inputSize}`,
-      detector: { layout: detector.layout, classes: [...detector.classes], input_size: detector.inputSize },
+      message: `ran on ${backend.toUpperCase()} in ${ms} ms: ${detector.layout} decoding, finds ${classes.join(', ')}, input ${detector.inputSize}×${detector.inputSize}`,
+      detector: { layout: detector.layout, classes, input_size: detector.inputSize },
     };
   } finally {
     await detector.release();

@@ -210,23 +210,88 @@ export function blurMask(mask: Mask, blurX: number, blurY: number = blurX): Mask
 function blurAxis(mask: Mask, sigma: number, horizontal: boolean): Mask {
   const size = blurKernelSize(sigma);
   const kernel = gaussianKernelQ8(sigma, size);
-  const half = (size - 1) / 2;
-  const { width, height } = mask;
+  return horizontal ? blurRows(mask, kernel) : blurColumns(mask, kernel);
+}
+
+// Both passes walk the mask row by row (a column walk misses the cache on large masks), fold the
+// symmetric taps (k, size − 1 − k) into one multiply, and copy windows whose values are all equal:
+// the taps sum to 256, so such a window gives (256·v + 128) >> 8 = v, the same as summing it.
+// Detailer masks are mostly flat 0 and 255, so only their edges are summed. Integer sums do not
+// depend on order: the output is what the plain Σ tap·value gives, byte for byte.
+
+/** The (k, 1) pass: each row reflected into a padded buffer, then convolved. */
+function blurRows(mask: Mask, kernel: Int32Array): Mask {
+  const size = kernel.length;
+  const half = (size - 1) >> 1;
+  const centre = kernel[half];
+  const { width, height, data } = mask;
   const out = createMask(width, height);
-  const length = horizontal ? width : height;
-  const lines = horizontal ? height : width;
-  const stride = horizontal ? 1 : width;
-  // The source index of each tap for each position along the line, borders reflected once here.
-  const taps = new Int32Array(length * size);
-  for (let i = 0; i < length; i++) {
-    for (let k = 0; k < size; k++) taps[i * size + k] = reflect101(i + k - half, length) * stride;
+  const dst = out.data;
+  const padded = width + 2 * half;
+  const line = new Uint8Array(padded);
+  // Where each padding position reads from in its row (reflect-101, however far the kernel reaches).
+  const from = new Int32Array(padded);
+  for (let p = 0; p < padded; p++) from[p] = reflect101(p - half, width);
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    line.set(data.subarray(row, row + width), half);
+    for (let p = 0; p < half; p++) line[p] = data[row + from[p]];
+    for (let p = half + width; p < padded; p++) line[p] = data[row + from[p]];
+    // change: the first padded position after i whose value differs from the one before it.
+    let change = 1;
+    while (change < padded && line[change] === line[change - 1]) change++;
+    if (change === padded) {
+      dst.fill(line[0], row, row + width); // a flat row (most of a detailer mask) stays as it is
+      continue;
+    }
+    for (let i = 0; i < width; i++) {
+      if (change <= i) change = i + 1;
+      while (change < padded && line[change] === line[change - 1]) change++;
+      if (change >= i + size) {
+        dst[row + i] = line[i];
+        continue;
+      }
+      let acc = centre * line[i + half];
+      for (let k = 0; k < half; k++) acc += kernel[k] * (line[i + k] + line[i + size - 1 - k]);
+      dst[row + i] = (acc + 128) >> 8;
+    }
   }
-  for (let line = 0; line < lines; line++) {
-    const start = horizontal ? line * width : line;
-    for (let i = 0; i < length; i++) {
-      let acc = 0;
-      for (let k = 0, t = i * size; k < size; k++, t++) acc += kernel[k] * mask.data[start + taps[t]];
-      out.data[start + i * stride] = (acc + 128) >> 8;
+  return out;
+}
+
+/** The (1, k) pass: output rows from bottom to top, so each column's run of equal values is known. */
+function blurColumns(mask: Mask, kernel: Int32Array): Mask {
+  const size = kernel.length;
+  const half = (size - 1) >> 1;
+  const centre = kernel[half];
+  const { width, height, data } = mask;
+  const out = createMask(width, height);
+  const dst = out.data;
+  const padded = height + 2 * half;
+  // The offset in `data` of each padded row (reflect-101).
+  const rowAt = new Int32Array(padded);
+  for (let p = 0; p < padded; p++) rowAt[p] = reflect101(p - half, height) * width;
+  // runEnd[x]: the first padded row after the current one whose value in column x differs.
+  const runEnd = new Int32Array(width).fill(padded);
+  for (let p = padded - 1; p >= 0; p--) {
+    const here = rowAt[p];
+    const below = p < padded - 1 ? rowAt[p + 1] : here;
+    if (p >= height) {
+      for (let x = 0; x < width; x++) if (data[here + x] !== data[below + x]) runEnd[x] = p + 1;
+      continue;
+    }
+    // Padded row p starts the window of output row p.
+    const row = p * width;
+    for (let x = 0; x < width; x++) {
+      const v = data[here + x];
+      if (v !== data[below + x]) runEnd[x] = p + 1;
+      if (runEnd[x] >= p + size) {
+        dst[row + x] = v;
+        continue;
+      }
+      let acc = centre * data[rowAt[p + half] + x];
+      for (let k = 0; k < half; k++) acc += kernel[k] * (data[rowAt[p + k] + x] + data[rowAt[p + size - 1 - k] + x]);
+      dst[row + x] = (acc + 128) >> 8;
     }
   }
   return out;

@@ -156,6 +156,54 @@ describe('blurMask (A1111 ≥ 1.6: cv2.GaussianBlur per axis, kernel 2·⌊2.5·
     expect(blurMask(mask, 0).data).toEqual(mask.data);
   });
 
+  it('equals the plain Σ tap·value per pixel on any mask (the fast paths skip work, not values)', () => {
+    // The definition, pixel by pixel: reflect-101 borders (applied as often as the kernel needs),
+    // x pass rounded to 8 bits, then the y pass.
+    const reflect = (p: number, n: number) => {
+      if (n === 1) return 0;
+      while (p < 0 || p >= n) p = p < 0 ? -p : 2 * (n - 1) - p;
+      return p;
+    };
+    const pass = (m: Mask, sigma: number, horizontal: boolean): Mask => {
+      const taps = gaussianKernelQ8(sigma, blurKernelSize(sigma));
+      const half = (taps.length - 1) / 2;
+      const out = createMask(m.width, m.height);
+      for (let y = 0; y < m.height; y++)
+        for (let x = 0; x < m.width; x++) {
+          let acc = 0;
+          taps.forEach((t, k) => {
+            const sx = horizontal ? reflect(x + k - half, m.width) : x;
+            const sy = horizontal ? y : reflect(y + k - half, m.height);
+            acc += t * m.data[sy * m.width + sx];
+          });
+          out.data[y * m.width + x] = (acc + 128) >> 8;
+        }
+      return out;
+    };
+    const rng = createRng(7);
+    // Flat 0 and 255 areas with a noisy patch and a grey run: every fast path and every edge case.
+    const sample = (width: number, height: number) => {
+      const m = createMask(width, height);
+      for (let y = 0; y < height; y++)
+        for (let x = 0; x < width; x++) {
+          const i = y * width + x;
+          if (x > width / 3 && x < (2 * width) / 3 && y > height / 4) m.data[i] = 255;
+          if (x < width / 4 && y < height / 3) m.data[i] = Math.floor(rng.next() * 256);
+          if (y === height - 1 && x > width / 2) m.data[i] = 128;
+        }
+      return m;
+    };
+    for (const [width, height] of [[1, 1], [1, 9], [9, 1], [3, 2], [17, 11], [64, 40]]) {
+      for (const [bx, by] of [[4, 4], [1, 2.5], [8, 0], [0, 0.3]]) {
+        const m = sample(width, height);
+        let expected = m;
+        if (bx > 0) expected = pass(expected, bx, true);
+        if (by > 0) expected = pass(expected, by, false);
+        expect(blurMask(m, bx, by).data, `${width}×${height}, blur ${bx}, ${by}`).toEqual(expected.data);
+      }
+    }
+  });
+
   it('reaches at most ⌊2.5·blur + 0.5⌋ px (10 px for the default 4)', () => {
     const out = blurMask(points(41, 41, [20, 20]), 4);
     const { xs, ys } = extent(out);
