@@ -128,6 +128,15 @@ export class ClipTokenizer {
     return this.vocab.size;
   }
 
+  /**
+   * The vocabulary as Hugging Face's `vocab.json` and `merges.txt` (what `fromFiles` reads), so
+   * a model folder the studio writes carries the tokenizer it was run with.
+   */
+  toFiles(): { vocabJson: string; mergesTxt: string } {
+    const merges = [...this.ranks].sort((a, b) => a[1] - b[1]).map(([merge]) => merge);
+    return { vocabJson: JSON.stringify(Object.fromEntries(this.vocab)), mergesTxt: `#version: 0.2\n${merges.join('\n')}\n` };
+  }
+
   /** Id of a vocabulary entry such as `',</w>'`, or undefined. */
   tokenId(token: string): number | undefined {
     return this.vocab.get(token);

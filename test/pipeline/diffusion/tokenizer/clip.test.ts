@@ -71,6 +71,15 @@ describe('ClipTokenizer', () => {
     expect(bundled.tokenId(',</w>')).toBe(267);
   });
 
+  it("toFiles: the bundled vocabulary written out is CLIP's own vocab.json and merges.txt", () => {
+    const { vocabJson, mergesTxt } = bundled.toFiles();
+    expect(JSON.parse(vocabJson)).toEqual(JSON.parse(fixture('clip/vocab.json')));
+    const lines = (text: string) => text.split(/\r?\n/).filter((line, i) => line !== '' && !(i === 0 && line.startsWith('#version')));
+    expect(lines(mergesTxt)).toEqual(lines(fixture('clip/merges.txt')).slice(0, 48894));
+    const again = ClipTokenizer.fromFiles(vocabJson, mergesTxt);
+    for (const [prompt, ids] of EXTRA) expect(again.encode(prompt)).toEqual(ids);
+  });
+
   it('returns the same promise for the default every time', () => {
     expect(ClipTokenizer.default()).toBe(ClipTokenizer.default());
   });
