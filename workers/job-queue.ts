@@ -153,7 +153,7 @@ export class JobQueue {
     return {
       signal: job.controller.signal,
       upscalers: await this.deps.upscalers(),
-      diffusion: this.deps.diffusion ? await this.deps.diffusion() : undefined,
+      diffusion: this.deps.diffusion ? withStatus(await this.deps.diffusion(), (message) => this.emit({ type: 'status', job_id: job.id, message })) : undefined,
       detectors: this.deps.detectors ? await this.deps.detectors() : undefined,
       now: this.now,
       onProgress: (p) => {
@@ -288,4 +288,18 @@ function storableRequest(request: QueuedJob['request'], options: { keepMask?: bo
     }
   }
   return { pipeline_config: request.pipeline_config, input_data: input };
+}
+
+/** The provider, with what a long model load is doing told as the job's status. */
+function withStatus(provider: DiffusionProvider, onStatus: (message: string) => void): DiffusionProvider {
+  return {
+    load: (model, options) =>
+      provider.load(model, {
+        ...options,
+        onStatus: (message) => {
+          options?.onStatus?.(message);
+          onStatus(message);
+        },
+      }),
+  };
 }

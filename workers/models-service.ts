@@ -12,7 +12,9 @@ import type {
 } from '../src/protocol/models';
 import type { Backend } from '../src/protocol/schemas';
 import { ModelRegistry, parseModelType, type AnalyzedModel } from '../src/registry/registry';
+import type { ModelGraphCache } from '../src/storage/model-graphs';
 import type { ModelRepository } from '../src/storage/models';
+import { checkpointReader, type ComputeType } from './checkpoint-reader';
 import type { FolderReader } from './ort/diffusion-model';
 import type { ProbeResult } from './ort/probe';
 
@@ -28,6 +30,15 @@ export interface ModelsServiceDeps {
   repo: ModelRepository;
   registry: ModelRegistry;
   probe(info: ModelInfo, read: FolderReader): Promise<ProbeResult>;
+  /** Where graphs built from single-file checkpoints are kept; without it each load builds them. */
+  graphs?: ModelGraphCache;
+  /** The type built graphs compute in on this runtime (default float32). */
+  compute?: () => Promise<ComputeType>;
+}
+
+/** What a read may report while it works (a single-file checkpoint being built). */
+export interface ReaderOptions {
+  onStatus?: (message: string) => void;
 }
 
 export class ModelsService {
@@ -128,7 +139,8 @@ export class ModelsService {
         return { name, ok: false, error };
       }
       report({ phase: 'verifying', bytes_done: total, bytes_total: total });
-      const final = await this.verify(info);
+      // A single-file checkpoint is built during its first probe: say so while it happens.
+      const final = await this.verify(info, { onStatus: (message) => report({ phase: 'verifying', bytes_done: total, bytes_total: total, message }) });
       report({ phase: 'done', bytes_done: total, bytes_total: total, message: final.status_message ?? undefined });
       return { name, ok: final.status === 'verified', model: final, ...(final.status === 'error' ? { error: final.status_message ?? 'verification failed' } : {}) };
     };
@@ -142,8 +154,8 @@ export class ModelsService {
   }
 
   /** Runs the probe and records the outcome on the model's row. */
-  async verify(info: ModelInfo): Promise<ModelInfo> {
-    const result = await this.deps.probe(info, this.reader(info));
+  async verify(info: ModelInfo, options: ReaderOptions = {}): Promise<ModelInfo> {
+    const result = await this.deps.probe(info, this.reader(info, options));
     return this.deps.repo.updateModel(info.name, {
       status: result.ok ? 'verified' : 'error',
       status_message: result.message,
@@ -153,13 +165,43 @@ export class ModelsService {
   }
 
   /** Reads a model's files back from storage by their path inside the model. */
-  reader(info: ModelInfo): FolderReader {
+  reader(info: ModelInfo, options: ReaderOptions = {}): FolderReader {
+    if (info.source?.format === 'ldm-safetensors') return this.checkpointReader(info, options);
     return async (path) => {
       const component = info.components.find((c) => c.path === path);
       if (!component) return undefined;
       const blob = await this.deps.repo.readFile(component.file_id);
       return new Uint8Array(await blob.arrayBuffer());
     };
+  }
+
+  /** A single-file checkpoint's folder, its graphs built on first use and cached after. */
+  private checkpointReader(info: ModelInfo, options: ReaderOptions): FolderReader {
+    // Made on the first read, once the runtime (and so the compute type) is known; one per reader,
+    // so the checkpoint's header is parsed once however many files are read.
+    let reader: Promise<FolderReader> | undefined;
+    return async (path) => {
+      reader ??= (async () =>
+        checkpointReader(info, {
+          readFile: (fileId) => this.deps.repo.readFile(fileId),
+          graphs: this.deps.graphs,
+          compute: (await this.deps.compute?.()) ?? 'float32',
+          onStatus: options.onStatus,
+          onBuilt: (component, compute, ms) => this.recordBuild(info.name, `${component}/${compute}`, ms),
+        }))();
+      return (await reader)(path);
+    };
+  }
+
+  /** Keeps how long a graph took to build on the model's row (for the Models view). */
+  private async recordBuild(name: string, key: string, ms: number): Promise<void> {
+    try {
+      const current = await this.deps.repo.getModel(name);
+      if (!current?.source) return;
+      await this.deps.repo.updateModel(name, { source: { ...current.source, build_ms: { ...current.source.build_ms, [key]: ms } } });
+    } catch {
+      // Renamed or removed meanwhile: the timing is only informative.
+    }
   }
 
   cancelImport(importId: string): boolean {

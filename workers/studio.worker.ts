@@ -14,6 +14,7 @@ import type { ArtifactRecord } from '../src/storage/records';
 import { JobRepository } from '../src/storage/jobs';
 import { openStudioDb } from '../src/storage/schema';
 import { ModelRepository } from '../src/storage/models';
+import { ModelGraphCache } from '../src/storage/model-graphs';
 import { ModelRegistry } from '../src/registry/registry';
 import { bundledModelInfo, readBundledManifest } from '../src/registry/bundled';
 import type { ModelInfo } from '../src/protocol/models';
@@ -57,6 +58,13 @@ const registry = new ModelRegistry(modelRepo, {
 const modelsService = new ModelsService({
   repo: modelRepo,
   registry,
+  graphs: new ModelGraphCache(db),
+  // Graphs built from a single-file checkpoint compute in float16 where the GPU can (half the
+  // memory, WebGPU's fast path), else float32 (WASM has no float16 kernels worth using).
+  compute: async () => {
+    const { capabilities } = await ortRuntime();
+    return capabilities.backend === 'webgpu' && capabilities.webgpu.shaderF16 === true ? 'float16' : 'float32';
+  },
   probe: async (info, read) => {
     const { ort, capabilities } = await ortRuntime();
     return probeModel(ort, info, read, capabilities.backend);
@@ -151,7 +159,7 @@ const diffusion = new OrtDiffusionProvider({
     return { ort, backend: capabilities.backend, shaderF16: capabilities.webgpu.shaderF16 };
   },
   listModels: () => modelRepo.listModels(),
-  reader: (info) => modelsService.reader(info),
+  reader: (info, options) => modelsService.reader(info, options),
 });
 
 let backendName = 'wasm';

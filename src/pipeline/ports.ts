@@ -160,6 +160,9 @@ export function shortModelHash(hashes: Record<string, string> | undefined): stri
 }
 
 export interface DiffusionProvider {
-  /** Opens (or reuses) a registered checkpoint; without a name, the default one. Clear error if none. */
-  load(model: string | undefined): Promise<DiffusionModelHandle>;
+  /**
+   * Opens (or reuses) a registered checkpoint; without a name, the default one. Clear error if none.
+   * `onStatus` hears what a long load is doing (e.g. building a single-file checkpoint's graphs).
+   */
+  load(model: string | undefined, options?: { onStatus?: (message: string) => void }): Promise<DiffusionModelHandle>;
 }

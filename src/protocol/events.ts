@@ -22,6 +22,8 @@ export type JobEvent =
       /** Every few denoising steps: the latents seen as a small RGBA image (1/8 of the size). */
       preview?: PreviewImage;
     }
+  /** What a running job is doing between steps, e.g. "Building the UNet from the checkpoint…". */
+  | { type: 'status'; job_id: string; message: string }
   | { type: 'artifact'; job_id: string; artifact_id: string; name: string }
   | { type: 'finished'; job_id: string; result: JobResult }
   | { type: 'failed'; job_id: string; error: string; result?: JobResult }

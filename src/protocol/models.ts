@@ -27,6 +27,8 @@ export const ComponentRole = z.enum([
   'config',
   'lora_weights',
   'embedding_weights',
+  /** A single-file checkpoint (.safetensors, LDM keys): the model's graphs are built from it. */
+  'checkpoint_weights',
 ]);
 export type ComponentRole = z.infer<typeof ComponentRole>;
 
@@ -88,6 +90,26 @@ export const FamilySettings = z.object({
 });
 export type FamilySettings = z.infer<typeof FamilySettings>;
 
+/** The components the studio builds from a single-file checkpoint (ONNX graphs over its bytes). */
+export const BUILT_COMPONENTS = ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder'] as const;
+export type BuiltComponent = (typeof BUILT_COMPONENTS)[number];
+
+/**
+ * Where a checkpoint's ONNX graphs come from when they are not files of it: built by the studio
+ * from one stored single-file checkpoint (`checkpoint_weights`), on first use, then cached.
+ */
+export const ModelSource = z.object({
+  format: z.literal('ldm-safetensors'),
+  /** The components built from the file, in the order they load. */
+  built: z.array(z.enum(BUILT_COMPONENTS)),
+  /**
+   * Milliseconds each graph took to build, keyed `<component>/<compute type>` (`unet/float32`),
+   * recorded at its first build; a later load from the cache leaves it as it is.
+   */
+  build_ms: z.record(z.string(), z.number().nonnegative()).default({}),
+});
+export type ModelSource = z.infer<typeof ModelSource>;
+
 export const ModelStatus = z.enum(['importing', 'verified', 'error']);
 export type ModelStatus = z.infer<typeof ModelStatus>;
 
@@ -114,6 +136,8 @@ export const ModelInfo = z.object({
   detector: z.object({ layout: z.enum(DETECTOR_LAYOUTS), classes: z.array(z.string()), input_size: z.number().int().positive() }).optional(),
   /** Bundled models ship with the app and cannot be renamed or removed. */
   read_only: z.boolean().default(false),
+  /** Set for a checkpoint built from a single-file .safetensors rather than imported as ONNX. */
+  source: ModelSource.optional(),
 });
 export type ModelInfo = z.infer<typeof ModelInfo>;
 export type ModelInfoInput = z.input<typeof ModelInfo>;
@@ -131,7 +155,8 @@ export interface ScannedModel {
   file_size_bytes: number;
   /** What was found, e.g. "Stable Diffusion 1.x ONNX folder (float16)", "LoRA rank 16 (kohya)". */
   summary: string;
-  components: Array<{ path: string; role: ComponentRole; bytes: number; dtype?: string }>;
+  /** `built`: a graph the studio builds from the file (a single-file checkpoint), not a file of it. */
+  components: Array<{ path: string; role: ComponentRole; bytes: number; dtype?: string; built?: boolean }>;
   family?: FamilySettings;
   /** Why it cannot be imported as it is (refused), with what to do. */
   problem: string | null;

@@ -3,12 +3,25 @@
  * storage, validated by content, never by file name alone), query and manage them. Bundled
  * models appear as read-only entries. Storage is reached through the ModelStore interface.
  */
-import { FAMILY_LABELS, MODEL_TYPES, ModelInfo, ModelType, type ComponentRole, type FamilySettings, type ModelComponent, type ScannedModel } from '../protocol/models';
+import {
+  BUILT_COMPONENTS,
+  FAMILY_LABELS,
+  MODEL_TYPES,
+  ModelInfo,
+  ModelType,
+  type ComponentRole,
+  type FamilySettings,
+  type ModelComponent,
+  type ModelSource,
+  type ScannedModel,
+} from '../protocol/models';
+import type { CheckpointPlan } from './checkpoint/architecture';
+import { CheckpointError, planCheckpoint } from './checkpoint/ldm-keys';
 import { classifyOnnx, type Classification } from './classify';
 import { inferFamily } from './family';
 import { checkLoadable, ModelTooLargeError } from './limits';
 import { inspectOnnx, type OnnxInfo } from './onnx-inspect';
-import { CHECKPOINT_ADVICE, inspectSafetensors, SafetensorsError } from './safetensors';
+import { CHECKPOINT_ADVICE, inspectSafetensors, SafetensorsError, type SafetensorsHeader } from './safetensors';
 import { nameCandidates, scanPickedFiles, type ModelCandidate, type PickedFile } from './scan';
 
 /** What the registry needs from storage (src/storage/models.ts implements it). */
@@ -42,6 +55,10 @@ export interface AnalyzedModel {
   family?: FamilySettings;
   upscaler?: { scale: number; value_range: [number, number] };
   metadata: Record<string, unknown>;
+  /** A single-file checkpoint whose graphs the studio builds. */
+  source?: ModelSource;
+  /** A .safetensors file's header, kept to say why it is not a checkpoint when declared as one. */
+  safetensors?: { header: SafetensorsHeader; fileName: string };
 }
 
 export interface ImportOptions {
@@ -124,6 +141,7 @@ async function analyzeSafetensors(result: AnalyzedModel, refuse: Refuse): Promis
   }
   const c = inspected.classification;
   const dtypes = [...new Set(inspected.header.tensors.map((t) => t.dtype))].join('/');
+  result.safetensors = { header: inspected.header, fileName: path };
   if (c.kind === 'lora') {
     result.proposal.model_type = 'lora';
     result.proposal.summary = `LoRA rank ${c.rank}${c.alpha !== null ? `, alpha ${c.alpha}` : ''} (${c.format}; ${c.modules} layers: UNet ${c.targets.unet}, text encoder ${c.targets.text_encoder})`;
@@ -135,11 +153,62 @@ async function analyzeSafetensors(result: AnalyzedModel, refuse: Refuse): Promis
     result.metadata = { embedding: c };
     result.files = [{ path, role: 'embedding_weights', file, dtype: dtypes }];
   } else if (c.kind === 'checkpoint') {
-    return refuse(CHECKPOINT_ADVICE, null, `Single-file Stable Diffusion checkpoint (${c.family})`);
+    let plan: CheckpointPlan;
+    try {
+      plan = planCheckpoint(inspected.header, path);
+    } catch (err) {
+      if (!(err instanceof CheckpointError)) throw err;
+      // An architecture the builder does not take (SDXL, SD3, …) can still be exported to ONNX.
+      const advice = c.family === 'sd1' || c.family === 'sd2' ? '' : `\n${CHECKPOINT_ADVICE}`;
+      return refuse(`${err.message}${advice}`, null, `Single-file Stable Diffusion checkpoint (${c.family})`);
+    }
+    return analyzeCheckpointFile(result, plan);
   } else {
     return refuse(`this .safetensors file is not something the studio can use: ${c.reason}`);
   }
   result.proposal.components = result.files.map((f) => ({ path: f.path, role: f.role, bytes: f.file.size, dtype: f.dtype }));
+  return result;
+}
+
+const KEY_FAMILY_SOURCES: Record<CheckpointPlan['family'], string> = {
+  sd1: "the checkpoint's key names (CLIP ViT-L under cond_stage_model.transformer: SD 1.x)",
+  sd2: "the checkpoint's key names (OpenCLIP under cond_stage_model.model: SD 2.x)",
+};
+
+/**
+ * A single-file checkpoint the builder takes: stored as its one file, its four components built
+ * from it on first use. Family settings as for an ONNX folder, with the family read from the
+ * key names (never a width: tiny and pruned files change widths) and an inpainting UNet's
+ * epsilon prediction read from its 9 input channels.
+ */
+function analyzeCheckpointFile(result: AnalyzedModel, plan: CheckpointPlan): AnalyzedModel {
+  const { file, path } = result.candidate.files[0];
+  // The weights' dtypes (not the schedule buffers' or position ids' the file may also hold).
+  const dtypes = [...new Set(Object.values(plan.weights).flatMap((w) => [...w.values()].map((t) => t.dtype)))].join('/');
+  const width = plan.family === 'sd2' ? 1024 : 768;
+  const family = inferFamily({ textEncoderHidden: width, name: result.candidate.name, ...(plan.inpainting ? { unetPredictionType: 'epsilon' } : {}) });
+  const sources = { ...family.sources };
+  if (family.family === 'sd1' || family.family === 'sd2') sources.family = KEY_FAMILY_SOURCES[plan.family];
+  sources.pad_token_id = KEY_FAMILY_SOURCES[plan.family];
+  if (plan.inpainting) sources.prediction_type = 'an inpainting UNet (9 input channels): epsilon';
+  result.family = { ...family, sources };
+  result.source = { format: 'ldm-safetensors', built: [...BUILT_COMPONENTS], build_ms: {} };
+  result.files = [{ path, role: 'checkpoint_weights', file, dtype: dtypes }];
+  result.metadata = {
+    inpainting: plan.inpainting,
+    unet_channels: plan.unet.blockChannels,
+    text_encoder_width: plan.text.width,
+    ...(plan.ignored ? { ignored_keys: plan.ignored } : {}),
+  };
+  result.proposal.model_type = 'checkpoint';
+  result.proposal.family = result.family;
+  result.proposal.summary =
+    `${FAMILY_LABELS[result.family.family]}${plan.inpainting ? ' inpainting' : ''} single-file checkpoint (${dtypes}, ${gb(file.size)}); ` +
+    'its text encoder, UNet and VAE are built from it on first use';
+  result.proposal.components = [
+    { path, role: 'checkpoint_weights', bytes: file.size, dtype: dtypes },
+    ...BUILT_COMPONENTS.map((role) => ({ path: `${role}/model.onnx`, role, bytes: 0, built: true })),
+  ];
   return result;
 }
 
@@ -283,6 +352,8 @@ export class ModelRegistry {
     const type = options.model_type ?? proposal.model_type;
     if (!type) throw new RegistryError('the model type could not be decided; choose one');
     if (type !== proposal.model_type) {
+      // A .safetensors declared a checkpoint: the checkpoint reader says what it is instead.
+      if (type === 'checkpoint' && model.safetensors) planCheckpoint(model.safetensors.header, model.safetensors.fileName);
       throw new RegistryError(`this is ${describeType(proposal.model_type!)} (${proposal.summary}), not ${describeType(type)}`);
     }
     const name = validName(options.name ?? proposal.name);
@@ -329,6 +400,7 @@ export class ModelRegistry {
           components,
           ...(type === 'checkpoint' ? { family: options.family ?? model.family } : {}),
           ...(model.upscaler ? { upscaler: model.upscaler } : {}),
+          ...(model.source ? { source: model.source } : {}),
         }),
       );
       // Ask the browser not to evict the models once there is something worth keeping.

@@ -1,8 +1,8 @@
 /**
  * What a checked `.safetensors` header holds, decided from its tensor names and shapes: a LoRA
  * (kohya or diffusers/peft keys), a textual-inversion embedding, a single-file Stable Diffusion
- * checkpoint (which the studio cannot run: it runs ONNX, so the user is told how to convert), or
- * something else, refused with the reason.
+ * checkpoint (SD 1.x / 2.x ones are built into ONNX graphs by checkpoint/; for other architectures
+ * the user is told how to convert), or something else, refused with the reason.
  *
  * Only the header is needed, except for LoRA alphas: their values live in the data buffer, so a
  * `readTensor` callback fetches those few bytes (a scalar each).
@@ -51,9 +51,12 @@ export type SafetensorsClassification =
 /** Reads one tensor's bytes (from the file, or wherever the caller holds it). */
 export type ReadTensor = (tensor: SafetensorsTensor) => Promise<Uint8Array>;
 
-/** Shown when a single-file checkpoint is imported: the studio runs ONNX, so convert it first. */
+/**
+ * Shown with a single-file checkpoint the studio cannot build (SDXL, SD3, Flux, …): SD 1.x and
+ * 2.x files are built in the browser; these must be exported to ONNX first.
+ */
 export const CHECKPOINT_ADVICE = [
-  'This is a single-file Stable Diffusion checkpoint; the studio runs ONNX models, so convert it first (Python, once):',
+  'To use it here, export it to ONNX first (Python, once):',
   '1. To a diffusers folder: pip install diffusers transformers accelerate safetensors, then in Python',
   '   StableDiffusionPipeline.from_single_file("model.safetensors").save_pretrained("model-diffusers")',
   '   (StableDiffusionXLPipeline for SDXL), or diffusers\' scripts/convert_original_stable_diffusion_to_diffusers.py',

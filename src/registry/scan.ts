@@ -5,7 +5,7 @@
  * - A folder with `model_index.json`, or with `unet/model.onnx` beside `text_encoder/` and
  *   `vae_decoder/` (the onnxruntime-web SD-Turbo layout), is one checkpoint candidate.
  * - Other `.onnx` files are candidates on their own (upscaler, detector: decided by signature).
- * - `.safetensors` files are candidates (LoRA, embedding, or a single-file checkpoint to refuse).
+ * - `.safetensors` files are candidates (LoRA, embedding, or a single-file checkpoint to build).
  * - Pickles (`.ckpt`, `.pt`, `.pth`, `.bin`) are listed as refused: loading them can run code.
  * - Everything else is ignored.
  */

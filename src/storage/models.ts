@@ -11,7 +11,8 @@ import { createSHA256 } from 'hash-wasm';
 import { ModelInfo, type ModelInfoInput } from '../protocol/models';
 import { ImportCancelledError, isQuotaExceeded, runWrite, StorageFullError } from './errors';
 import { ModelChunkRecordSchema, parseFetchedRow, parseListedRow, parseNewRecord } from './records';
-import type { StudioDb } from './schema';
+import type { IDBPObjectStore } from 'idb';
+import type { StudioDb, StudioDbSchema } from './schema';
 
 const MiB = 1024 * 1024;
 
@@ -60,9 +61,9 @@ export interface StorageInfo {
 
 /**
  * The fields updateModel may change (what the user edits, and what a probe finds out later:
- * status, upscaler scale, detector layout); name (renameModel) and components (a new import) may not.
+ * status, upscaler scale, detector layout, a built checkpoint's build times); name (renameModel) and components (a new import) may not.
  */
-export const MODEL_PATCH_KEYS = ['description', 'tags', 'family', 'status', 'status_message', 'metadata', 'upscaler', 'detector'] as const;
+export const MODEL_PATCH_KEYS = ['description', 'tags', 'family', 'status', 'status_message', 'metadata', 'upscaler', 'detector', 'source'] as const;
 export type ModelPatch = Partial<Pick<ModelInfoInput, (typeof MODEL_PATCH_KEYS)[number]>>;
 
 export class ModelExistsError extends Error {
@@ -99,6 +100,13 @@ function fileIdsOf(row: unknown): string[] {
   return components
     .map((c) => (c as { file_id?: unknown } | null)?.file_id)
     .filter((id): id is string => typeof id === 'string');
+}
+
+type GraphStore = IDBPObjectStore<StudioDbSchema, ('models' | 'model_chunks' | 'model_graphs')[], 'model_graphs', 'readwrite'>;
+
+/** Deletes the graphs built from one file (keys only: the graph blobs are never read). */
+async function deleteGraphsOf(graphs: GraphStore, fileId: string): Promise<void> {
+  for (const key of await graphs.index('by_file').getAllKeys(fileId)) await graphs.delete(key);
 }
 
 /** Index numbers of a file's chunk keys must run 0, 1, 2, … ; returns the first missing one. */
@@ -343,7 +351,7 @@ export class ModelRepository {
    * Works on a damaged row too (so it can be got rid of). Returns whether there was such a model.
    */
   async removeModel(name: string): Promise<boolean> {
-    const tx = (await this.db).transaction(['models', 'model_chunks'], 'readwrite');
+    const tx = (await this.db).transaction(['models', 'model_chunks', 'model_graphs'], 'readwrite');
     return runWrite(tx, async () => {
       const models = tx.objectStore('models');
       const row: unknown = await models.get(name);
@@ -354,19 +362,23 @@ export class ModelRepository {
       await models.delete(name);
       const stillNamed = new Set((await models.getAll()).flatMap(fileIdsOf));
       for (const fileId of new Set(fileIdsOf(row))) {
-        if (!stillNamed.has(fileId)) await tx.objectStore('model_chunks').delete(fileRange(fileId));
+        if (stillNamed.has(fileId)) continue;
+        await tx.objectStore('model_chunks').delete(fileRange(fileId));
+        // The graphs built from the file are of no use without it.
+        await deleteGraphsOf(tx.objectStore('model_graphs'), fileId);
       }
       return true;
     });
   }
 
-  /** Removes every model and every chunk. Returns how many models there were. */
+  /** Removes every model, every chunk and every built graph. Returns how many models there were. */
   async clear(): Promise<number> {
-    const tx = (await this.db).transaction(['models', 'model_chunks'], 'readwrite');
+    const tx = (await this.db).transaction(['models', 'model_chunks', 'model_graphs'], 'readwrite');
     return runWrite(tx, async () => {
       const count = await tx.objectStore('models').count();
       await tx.objectStore('models').clear();
       await tx.objectStore('model_chunks').clear();
+      await tx.objectStore('model_graphs').clear();
       return count;
     });
   }
@@ -383,7 +395,25 @@ export class ModelRepository {
    */
   async deleteOrphanChunks(options: { activeImports?: ReadonlySet<string> } = {}): Promise<number> {
     const active = options.activeImports ?? new Set<string>();
-    return this.deleteUnreferencedChunks(null, (importId) => !active.has(importId));
+    const deleted = await this.deleteUnreferencedChunks(null, (importId) => !active.has(importId));
+    await this.deleteOrphanGraphs();
+    return deleted;
+  }
+
+  /** Built graphs whose checkpoint file no model names (a removal that failed half-way). */
+  private async deleteOrphanGraphs(): Promise<void> {
+    const tx = (await this.db).transaction(['models', 'model_graphs'], 'readwrite');
+    await runWrite(tx, async () => {
+      const named = new Set((await tx.objectStore('models').getAll()).flatMap(fileIdsOf));
+      const graphs = tx.objectStore('model_graphs');
+      const orphans = new Set<string>();
+      let cursor = await graphs.index('by_file').openKeyCursor();
+      while (cursor) {
+        if (!named.has(cursor.key)) orphans.add(cursor.key);
+        cursor = await cursor.continue();
+      }
+      for (const fileId of orphans) await deleteGraphsOf(graphs, fileId);
+    });
   }
 
   /**

@@ -85,6 +85,29 @@ export const ModelChunkRecordSchema = z.object({
 });
 export type ModelChunkRecord = z.infer<typeof ModelChunkRecordSchema>;
 
+/**
+ * An ONNX graph built from a stored single-file checkpoint (its weights stay in the checkpoint's
+ * chunks; this is the graph alone, megabytes). Checked against its hash when read back, so a
+ * damaged row is rebuilt rather than handed to the runtime.
+ */
+export const ModelGraphRecordSchema = z.object({
+  /** The checkpoint's stored file (a ModelComponent's `file_id`). */
+  file_id: z.string().min(1),
+  /** text_encoder, unet, vae_decoder or vae_encoder. */
+  component: z.string().min(1),
+  /** The type the graph computes in: float32 or float16. */
+  compute: z.string().min(1),
+  /** The graph builder's version: a newer builder writes other graphs, so older rows are not used. */
+  builder: z.number().int().nonnegative(),
+  blob: z.instanceof(Blob),
+  bytes: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** How long building it took. */
+  build_ms: z.number().nonnegative(),
+  created_at: timestamp,
+});
+export type ModelGraphRecord = z.infer<typeof ModelGraphRecordSchema>;
+
 function describeIssues(error: z.ZodError): string {
   return error.issues.map((issue) => `${issue.path.join('.') || 'record'}: ${issue.message}`).join('; ');
 }

@@ -4,11 +4,11 @@
  */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { ModelInfo } from '../protocol/models';
-import type { ArtifactBlobRecord, ArtifactRecord, JobInputRecord, JobRecord, ModelChunkRecord } from './records';
+import type { ArtifactBlobRecord, ArtifactRecord, JobInputRecord, JobRecord, ModelChunkRecord, ModelGraphRecord } from './records';
 
 export const DB_NAME = 'media-lab';
-/** 1: artifacts, artifact_blobs, jobs. 2: models, model_chunks. 3: job_inputs. */
-export const DB_VERSION = 3;
+/** 1: artifacts, artifact_blobs, jobs. 2: models, model_chunks. 3: job_inputs. 4: model_graphs. */
+export const DB_VERSION = 4;
 
 export interface StudioDbSchema extends DBSchema {
   artifacts: {
@@ -44,10 +44,19 @@ export interface StudioDbSchema extends DBSchema {
     value: ModelChunkRecord;
     indexes: { by_import: string; by_file: string };
   };
+  /**
+   * ONNX graphs the studio built from a stored single-file checkpoint, kept so the next load skips
+   * the build. A cache: any row may be missing or dropped; it is rebuilt from the file.
+   */
+  model_graphs: {
+    key: [string, string, string, number];
+    value: ModelGraphRecord;
+    indexes: { by_file: string };
+  };
 }
 
 export type StudioDb = IDBPDatabase<StudioDbSchema>;
-export type StudioStoreName = 'artifacts' | 'artifact_blobs' | 'jobs' | 'job_inputs' | 'models' | 'model_chunks';
+export type StudioStoreName = 'artifacts' | 'artifact_blobs' | 'jobs' | 'job_inputs' | 'models' | 'model_chunks' | 'model_graphs';
 
 export interface OpenStudioDbOptions {
   /** Database name; tests pass a fresh one each. */
@@ -89,6 +98,12 @@ export function openStudioDb(options: OpenStudioDbOptions = {}): Promise<StudioD
       }
       if (oldVersion < 3) {
         db.createObjectStore('job_inputs', { keyPath: 'id' });
+      }
+      if (oldVersion < 4) {
+        // One graph per stored file, component, compute type and builder version; by_file finds a
+        // file's graphs when its model is removed.
+        const graphs = db.createObjectStore('model_graphs', { keyPath: ['file_id', 'component', 'compute', 'builder'] });
+        graphs.createIndex('by_file', 'file_id');
       }
     },
     blocked(currentVersion, blockedVersion) {

@@ -35,6 +35,17 @@ describe('reduceJob', () => {
     expect(elapsedOf(state, 999)).toBe(60);
   });
 
+  it('shows what a job is doing between steps (building a checkpoint) until its next step', () => {
+    const building = run([
+      { type: 'started', job_id: 'j', backend: 'wasm' },
+      { type: 'status', job_id: 'j', message: 'Building the UNet from the checkpoint…' },
+    ]);
+    expect(building).toMatchObject({ phase: 'running', activity: 'Building the UNet from the checkpoint…' });
+    const stepping = reduceJob(building, { type: 'progress', job_id: 'j', stage: 'text_to_image', step: 1, total: 4, elapsed_ms: 50 }, 99);
+    expect(stepping.activity).toBeUndefined();
+    expect(stepping.progress).toMatchObject({ step: 1, total: 4 });
+  });
+
   it('tracks the queue position until the job starts; a late queued event does not take it back', () => {
     let state = run([{ type: 'queued', job_id: 'j', kind: 'enhance', position: 3 }]);
     expect(state).toMatchObject({ phase: 'queued', position: 3 });

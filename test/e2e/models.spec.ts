@@ -78,19 +78,21 @@ test('imports a tiny diffusers folder through the folder input, verifies it, kee
   expect(foreign).toEqual([]);
 });
 
-test('bad inputs through the UI: pickles refused, a single-file checkpoint explained, random bytes, a broken safetensors', async ({ page }) => {
+test('bad inputs through the UI: pickles refused, an SDXL single-file checkpoint explained, random bytes, a broken safetensors', async ({ page }) => {
   await openModels(page);
   const random = new Uint8Array(5000).map((_, i) => (i * 7919) % 251);
   await page.getByTestId('import-files').setInputFiles([
     { name: 'v1-5-pruned.ckpt', mimeType: 'application/octet-stream', buffer: Buffer.alloc(128) },
-    { name: 'sd15.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from(st.sd1Checkpoint()) },
+    // SD 1.x/2.x single files are built (checkpoint-import.spec.ts); SDXL is not, and the message says what to do.
+    { name: 'sdxl.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from(st.sdxlCheckpoint()) },
     { name: 'upscaler.onnx', mimeType: 'application/octet-stream', buffer: Buffer.from(random) },
     { name: 'overlap.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from(st.broken.overlap()) },
   ]);
   await expect(page.getByTestId('scan-refused')).toContainText(/pickle files .* can run arbitrary code.*convert/);
   const problems = page.getByTestId('scan-problem');
   await expect(problems).toHaveCount(3);
-  await expect(page.getByTestId('scan-results')).toContainText(/single-file Stable Diffusion checkpoint/i);
+  await expect(page.getByTestId('scan-results')).toContainText(/an SDXL checkpoint .*only SD 1\.x and SD 2\.x checkpoints can be built here/);
+  await expect(page.getByTestId('scan-results')).toContainText(/export it to ONNX/);
   await expect(page.getByTestId('scan-results')).toContainText(/not an ONNX model/);
   await expect(page.getByTestId('scan-results')).toContainText(/overlap/);
   // Nothing importable: the registry is unchanged.

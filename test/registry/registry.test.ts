@@ -90,7 +90,9 @@ describe('refused inputs, each with a clear message', () => {
       /keeps its weights in 'model\.onnx_data'.*not among the picked files/,
     ],
     ['a folder without a VAE decoder', folder('sd').filter((f) => !f.path.includes('vae_decoder')), /needs a text encoder, a UNet and a VAE decoder; this folder has no VAE decoder/],
-    ['a single-file SD checkpoint', [picked('v1-5.safetensors', st.sd1Checkpoint())], /single-file Stable Diffusion checkpoint.*convert/i],
+    // The builder needs every weight: a file with a few of an SD 1.x checkpoint's keys is refused naming one missing.
+    ['an incomplete single-file SD checkpoint', [picked('v1-5.safetensors', st.sd1Checkpoint())], /tensor 'cond_stage_model\.[\w.]+' is missing: the checkpoint is incomplete/],
+    ['a single-file SDXL checkpoint', [picked('xl.safetensors', st.sdxlCheckpoint())], /an SDXL checkpoint[\s\S]*export it to ONNX/],
     ['a UNet on its own', [picked('unet.onnx', presetFiles('inpaint-9ch').get('unet/model.onnx')!)], /a UNet of a Stable Diffusion model on its own; import the whole model folder/],
     ['an unknown safetensors', [picked('bert.safetensors', st.unknownModel())], /not something the studio can use/],
   ];

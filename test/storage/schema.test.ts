@@ -31,19 +31,23 @@ afterEach(() => {
 });
 
 describe('openStudioDb', () => {
-  it('uses the app database name and version 3 by default', async () => {
+  it('uses the app database name and version 4 by default', async () => {
     expect(DB_NAME).toBe('media-lab');
-    expect(DB_VERSION).toBe(3);
+    expect(DB_VERSION).toBe(4);
     const db = await open({});
     expect(db.name).toBe('media-lab');
-    expect(db.version).toBe(3);
+    expect(db.version).toBe(4);
   });
 
   it('creates every store and index on a fresh database', async () => {
     const db = await open({ name: freshName() });
-    expect([...db.objectStoreNames].sort()).toEqual(['artifact_blobs', 'artifacts', 'job_inputs', 'jobs', 'model_chunks', 'models']);
+    expect([...db.objectStoreNames].sort()).toEqual(['artifact_blobs', 'artifacts', 'job_inputs', 'jobs', 'model_chunks', 'model_graphs', 'models']);
 
-    const tx = db.transaction(['artifacts', 'artifact_blobs', 'jobs', 'job_inputs', 'models', 'model_chunks'], 'readonly');
+    const tx = db.transaction(['artifacts', 'artifact_blobs', 'jobs', 'job_inputs', 'models', 'model_chunks', 'model_graphs'], 'readonly');
+    const graphs = tx.objectStore('model_graphs');
+    expect(graphs.keyPath).toEqual(['file_id', 'component', 'compute', 'builder']);
+    expect([...graphs.indexNames]).toEqual(['by_file']);
+    expect(graphs.index('by_file').keyPath).toBe('file_id');
     const inputs = tx.objectStore('job_inputs');
     expect(inputs.keyPath).toBe('id');
     expect([...inputs.indexNames]).toEqual([]);
@@ -134,10 +138,10 @@ describe('openStudioDb', () => {
 
     const createStore = vi.spyOn(IDBDatabase.prototype, 'createObjectStore');
     const db = await open({ name });
-    expect(db.version).toBe(3);
-    // Only steps 2 and 3 ran: step 1's stores were not created again.
-    expect(createStore.mock.calls.map((call) => call[0])).toEqual(['models', 'model_chunks', 'job_inputs']);
-    expect([...db.objectStoreNames].sort()).toEqual(['artifact_blobs', 'artifacts', 'job_inputs', 'jobs', 'model_chunks', 'models']);
+    expect(db.version).toBe(4);
+    // Only steps 2 to 4 ran: step 1's stores were not created again.
+    expect(createStore.mock.calls.map((call) => call[0])).toEqual(['models', 'model_chunks', 'job_inputs', 'model_graphs']);
+    expect([...db.objectStoreNames].sort()).toEqual(['artifact_blobs', 'artifacts', 'job_inputs', 'jobs', 'model_chunks', 'model_graphs', 'models']);
 
     // The old rows are all there and still pass the repositories' validation.
     expect(await new ArtifactRepository(Promise.resolve(db)).get('art-1')).toEqual(artifact);
@@ -183,13 +187,54 @@ describe('openStudioDb', () => {
 
     const createStore = vi.spyOn(IDBDatabase.prototype, 'createObjectStore');
     const db = await open({ name });
-    expect(db.version).toBe(3);
-    expect(createStore.mock.calls.map((call) => call[0])).toEqual(['job_inputs']);
+    expect(db.version).toBe(4);
+    expect(createStore.mock.calls.map((call) => call[0])).toEqual(['job_inputs', 'model_graphs']);
     const jobs = new JobRepository(Promise.resolve(db));
     expect(await jobs.get('job-q')).toEqual(job);
     // Its whole input was never kept (v2 had nowhere to keep it): taking over marks it interrupted.
     expect(await jobs.recoverAfterRestart(9)).toEqual({ interrupted: ['job-q'], resumable: [] });
     expect(await jobs.get('job-q')).toMatchObject({ status: 'interrupted', finished_at: 9 });
+  });
+
+  it('upgrades a version 3 database: its models and chunks stay and model_graphs is added', async () => {
+    // A v3 database as step 3 shipped (frozen on purpose), with one stored model in it.
+    const name = freshName();
+    const v3 = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(name, 3);
+      request.onupgradeneeded = () => {
+        const db = request.result;
+        const artifacts = db.createObjectStore('artifacts', { keyPath: 'id' });
+        artifacts.createIndex('by_job', 'job_id');
+        artifacts.createIndex('by_created', 'created_at');
+        db.createObjectStore('artifact_blobs', { keyPath: 'id' });
+        const jobs = db.createObjectStore('jobs', { keyPath: 'id' });
+        jobs.createIndex('by_created', 'created_at');
+        db.createObjectStore('models', { keyPath: 'name' });
+        const chunks = db.createObjectStore('model_chunks', { keyPath: ['file_id', 'index'] });
+        chunks.createIndex('by_import', 'import_id');
+        chunks.createIndex('by_file', 'file_id');
+        db.createObjectStore('job_inputs', { keyPath: 'id' });
+      };
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const chunk = { file_id: 'f', index: 0, import_id: 'i', bytes: 1, blob: new Blob(['x']), created_at: 1 };
+    await new Promise<void>((resolve, reject) => {
+      const tx = v3.transaction(['models', 'model_chunks'], 'readwrite');
+      tx.objectStore('models').put({ name: 'm', components: [{ file_id: 'f' }] });
+      tx.objectStore('model_chunks').put(chunk);
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error);
+    });
+    v3.close();
+
+    const createStore = vi.spyOn(IDBDatabase.prototype, 'createObjectStore');
+    const db = await open({ name });
+    expect(db.version).toBe(4);
+    expect(createStore.mock.calls.map((call) => call[0])).toEqual(['model_graphs']);
+    expect(await db.get('models', 'm')).toEqual({ name: 'm', components: [{ file_id: 'f' }] });
+    expect(await db.count('model_chunks')).toBe(1);
+    expect(await db.count('model_graphs')).toBe(0);
   });
 
   it('closes itself when another tab asks for a newer version, so that upgrade can proceed', async () => {

@@ -55,7 +55,7 @@ describe('npm run generate (headless runner)', () => {
   });
 
   it('refuses bad arguments with clear messages', async () => {
-    await expect(runGenerateCli(['--prompt', 'x', '--out', 'o.png'])).rejects.toThrow(/--model <folder> is required/);
+    await expect(runGenerateCli(['--prompt', 'x', '--out', 'o.png'])).rejects.toThrow('--model <folder | model.safetensors> is required');
     await expect(runGenerateCli([...base('x.png'), '--seed', '1', '--latents', 'n.f32'])).rejects.toThrow(/--seed or --latents, not both/);
     writeFileSync(join(dir, 'short.f32'), Buffer.alloc(12));
     await expect(runGenerateCli([...base('x.png'), '--latents', join(dir, 'short.f32')])).rejects.toThrow(/--latents has 12 bytes/);

@@ -99,7 +99,7 @@ describe('npm run generate -- --config', () => {
       run('--config', config('named.json', { stages: [{ stage_type: 'detailer', parameters: { model: 'sd15' } }] }), '--image', join(dir, 'in.png'), '--mask', join(dir, 'mask.png'), '--out', out),
     ).rejects.toThrow(/names the checkpoint 'sd15', but the headless runner has only --model 'tiny'/);
     await expect(runGenerateCli(['--model', join(dir, 'in.png'), '--config', config('ok.json', { stages: [{ stage_type: 'detailer' }] }), '--out', out])).rejects.toThrow(
-      /cannot read --model/,
+      /--model '.*in\.png' is a file: give a model folder or a single-file \.safetensors checkpoint/,
     );
     await expect(runGenerateCli(['--model', tiny, '--prompt', 'x', '--image', join(dir, 'in.png'), '--out', join(dir, 'x.png')])).rejects.toThrow(/--image and --mask need --config/);
     expect(existsSync(out)).toBe(false);

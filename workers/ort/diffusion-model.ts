@@ -8,6 +8,7 @@ import { ClipTokenizer } from '../../src/pipeline/diffusion/tokenizer/clip';
 import type { DiffusionModels, FamilyDefaults } from '../../src/pipeline/ports';
 import { padTokenForTextEncoderWidth } from '../../src/protocol/models';
 import type { Backend } from '../../src/protocol/schemas';
+import { inspectOnnx, sliceableBytes } from '../../src/registry/onnx-inspect';
 import {
   componentError,
   createTextEncoderPort,
@@ -35,17 +36,32 @@ const COMPONENTS: Record<string, ComponentName> = {
   vae_encoder: 'VAE encoder',
 };
 
+/**
+ * The external-data files a model's initializers name (`model.onnx_data`, or the parts of a
+ * checkpoint seen as a folder: `model.onnx_data.0`, …), read by walking the protobuf without
+ * decoding its weights.
+ */
+async function externalDataLocations(model: Uint8Array): Promise<string[]> {
+  return (await inspectOnnx(sliceableBytes(model))).externalData.map((e) => e.location);
+}
+
 async function openSession(ort: Ort, read: FolderReader, dir: string, backend: Backend): Promise<OrtSession | undefined> {
   let bytes = 0;
   try {
     const model = await read(`${dir}/model.onnx`);
     if (!model) return undefined;
-    const externalData = await read(`${dir}/model.onnx_data`);
-    bytes = model.byteLength + (externalData?.byteLength ?? 0);
+    bytes = model.byteLength;
+    const externalData: Array<{ path: string; data: Uint8Array }> = [];
+    for (const location of await externalDataLocations(model)) {
+      const data = await read(`${dir}/${location.replace(/^\.\//, '')}`);
+      if (!data) throw new ModelSignatureError(`the ${COMPONENTS[dir]} keeps its weights in ${dir}/${location}, which the model folder lacks`);
+      externalData.push({ path: location, data });
+      bytes += data.byteLength;
+    }
     return await ort.InferenceSession.create(model, {
       executionProviders: [backend],
       graphOptimizationLevel: 'all',
-      ...(externalData ? { externalData: [{ path: 'model.onnx_data', data: externalData }] } : {}),
+      ...(externalData.length ? { externalData } : {}),
     });
   } catch (err) {
     // Reading the files can run out of memory too (a multi-GB UNet), before its size is known.

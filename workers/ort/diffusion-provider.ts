@@ -12,7 +12,8 @@ export interface DiffusionProviderDeps {
   /** `shaderF16`: whether the WebGPU adapter has the `shader-f16` feature (undefined = unknown). */
   ort: () => Promise<{ ort: Ort; backend: Backend; shaderF16?: boolean }>;
   listModels(): Promise<ModelInfo[]>;
-  reader(info: ModelInfo): FolderReader;
+  /** `onStatus`: what reading is doing when it takes a while (building a single-file checkpoint). */
+  reader(info: ModelInfo, options?: { onStatus?: (message: string) => void }): FolderReader;
 }
 
 export const NO_CHECKPOINT =
@@ -33,12 +34,22 @@ export function isFloat16Model(info: ModelInfo): boolean {
   );
 }
 
+/**
+ * SHA-256 by component role. A single-file checkpoint's components all come from its one file, so
+ * each carries the file's hash (and A1111's "Model hash" is then the real AutoV2 hash of the file).
+ */
+function componentHashes(info: ModelInfo): Record<string, string> {
+  const file = info.source ? info.components.find((c) => c.role === 'checkpoint_weights') : undefined;
+  if (file && info.source) return Object.fromEntries(info.source.built.map((role) => [role, file.sha256]));
+  return Object.fromEntries(info.components.filter((c) => c.sha256).map((c) => [c.role, c.sha256]));
+}
+
 export class OrtDiffusionProvider implements DiffusionProvider {
   private current: { name: string; loaded: Promise<LoadedDiffusionModel> } | null = null;
 
   constructor(private readonly deps: DiffusionProviderDeps) {}
 
-  async load(model: string | undefined): Promise<DiffusionModelHandle> {
+  async load(model: string | undefined, options: { onStatus?: (message: string) => void } = {}): Promise<DiffusionModelHandle> {
     const all = await this.deps.listModels();
     const info = model ? all.find((m) => m.name === model) : all.find((m) => m.model_type === 'checkpoint' && m.status === 'verified');
     if (!info) throw new Error(model ? `no model named '${model}' is registered` : NO_CHECKPOINT);
@@ -56,7 +67,7 @@ export class OrtDiffusionProvider implements DiffusionProvider {
     }
     if (this.current?.name !== info.name) {
       await this.release();
-      const loaded = loadDiffusionModel(ort, this.deps.reader(info), backend);
+      const loaded = loadDiffusionModel(ort, this.deps.reader(info, { onStatus: options.onStatus }), backend);
       this.current = { name: info.name, loaded };
       loaded.catch(() => {
         if (this.current?.loaded === loaded) this.current = null;
@@ -66,7 +77,7 @@ export class OrtDiffusionProvider implements DiffusionProvider {
     const family = info.family;
     return {
       name: info.name,
-      hashes: Object.fromEntries(info.components.filter((c) => c.sha256).map((c) => [c.role, c.sha256])),
+      hashes: componentHashes(info),
       models: {
         ...models,
         family: {

@@ -1,13 +1,16 @@
 /**
- * `npm run generate -- --model <folder> --prompt "…" [--negative "…"] [--steps N] [--cfg G]
+ * `npm run generate -- --model <folder | model.safetensors> --prompt "…" [--negative "…"] [--steps N] [--cfg G]
  *   [--scheduler NAME] [--karras] [--seed S | --latents file.f32] [--width W --height H]
  *   [--emphasis none] [--batch N] --out image.png`
  *
- * `npm run generate -- [--model <folder>] --config pipeline.json [--image in.png] [--mask mask.png]
+ * `npm run generate -- [--model <folder | model.safetensors>] --config pipeline.json [--image in.png] [--mask mask.png]
  *   [--seed S] [--prompt "…"] … --out dir/`
  *
  * The studio's generation in Node: the same model-folder reading, ports and denoising loop as
  * the worker, on onnxruntime-web's WASM build. For scripting, benchmarks and checks.
+ * `--model` is a diffusers/optimum ONNX folder or a single-file SD 1.x/2.x checkpoint
+ * (`.safetensors`, LDM keys), whose graphs are built in memory over the file's bytes, as the
+ * studio does (src/registry/checkpoint/virtual-folder.ts): nothing is written.
  * `--latents` is raw little-endian float32 `[1, 4, H/8, W/8]` (unscaled noise).
  *
  * With `--config` it runs any pipeline config (`{stages, parameters}`, or a job
@@ -19,13 +22,15 @@
  * a PNG with the same text chunks the app writes into the gallery.
  */
 import { openAsBlob } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-web';
 import type { DiffusionProvider, StageServices } from '../../src/pipeline/ports';
 import { Workbench } from '../../src/pipeline/workbench';
 import type { ModelInfo } from '../../src/protocol/models';
+import { openCheckpointFile } from '../../src/registry/checkpoint/cli';
+import { checkpointFolder } from '../../src/registry/checkpoint/virtual-folder';
 import { analyzeCandidate } from '../../src/registry/registry';
 import { scanPickedFiles } from '../../src/registry/scan';
 import type { ArtifactRepository } from '../../src/storage/artifacts';
@@ -41,7 +46,7 @@ import { formatInfotext, samplerToA1111 } from '../../src/media/infotext';
 import { encodePng } from '../../src/media/png';
 import { addPngTextChunks } from '../../src/media/png-text';
 import type { SchedulerName } from '../../src/pipeline/diffusion/schedulers';
-import { loadDiffusionModel } from './diffusion-model';
+import { loadDiffusionModel, type FolderReader } from './diffusion-model';
 import type { Ort } from './types';
 
 export interface GenerateCliResult {
@@ -65,6 +70,26 @@ const folderReader = (folder: string) => async (path: string) =>
   readFile(join(folder, path))
     .then((b) => new Uint8Array(b))
     .catch(() => undefined);
+
+/** `--model`: its files as the folder loader reads them, and what to close after. */
+interface ModelFiles {
+  read: FolderReader;
+  /** A single-file checkpoint (its graphs built from it), not a folder. */
+  checkpoint: boolean;
+  close(): Promise<void>;
+}
+
+/** The --model folder, or a single-file checkpoint seen as one (nothing written). */
+async function openModel(model: string): Promise<ModelFiles> {
+  const info = await stat(model).catch((err: unknown) => {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ENOENT' ? `--model '${model}' does not exist` : `cannot read --model '${model}': ${messageOf(err)}`);
+  });
+  if (info.isDirectory()) return { read: folderReader(model), checkpoint: false, close: async () => undefined };
+  if (!/\.safetensors$/i.test(model)) throw new Error(`--model '${model}' is a file: give a model folder or a single-file .safetensors checkpoint`);
+  const { plan, source, close } = await openCheckpointFile(model);
+  return { read: checkpointFolder(plan, source).read, checkpoint: true, close };
+}
 
 export async function runGenerateCli(argv: string[], log: (line: string) => void = console.log): Promise<GenerateCliResult> {
   const { values } = parseArgs({
@@ -101,7 +126,7 @@ export async function runGenerateCli(argv: string[], log: (line: string) => void
   values.height ??= '512';
   values.emphasis ??= 'original';
   values.batch ??= '1';
-  if (!values.model) throw new Error('--model <folder> is required');
+  if (!values.model) throw new Error('--model <folder | model.safetensors> is required');
   if (values.prompt === undefined) throw new Error('--prompt "…" is required');
   if (!values.out) throw new Error('--out image.png is required');
   if (values.seed !== undefined && values.latents !== undefined) throw new Error('give --seed or --latents, not both');
@@ -123,7 +148,11 @@ export async function runGenerateCli(argv: string[], log: (line: string) => void
 
   ort.env.wasm.numThreads = num('threads', values.threads)!;
   const folder = values.model;
-  const model = await loadDiffusionModel(ort as unknown as Ort, folderReader(folder), 'wasm');
+  const opened = await openModel(folder);
+  const model = await loadDiffusionModel(ort as unknown as Ort, opened.read, 'wasm').catch(async (err: unknown) => {
+    await opened.close();
+    throw err;
+  });
   const started = performance.now();
   try {
     const params = {
@@ -158,7 +187,7 @@ export async function runGenerateCli(argv: string[], log: (line: string) => void
         seed,
         width,
         height,
-        model: folder.split(/[\\/]/).filter(Boolean).pop(),
+        model: folder.split(/[\\/]/).filter(Boolean).pop()?.replace(/\.safetensors$/i, ''),
       });
       const json = JSON.stringify({ params: { ...params, latents: latents ? 'given' : undefined }, info: result.info });
       const png = addPngTextChunks(encodePng(images[i]), [
@@ -173,6 +202,7 @@ export async function runGenerateCli(argv: string[], log: (line: string) => void
     return { files, seconds };
   } finally {
     await model.release();
+    await opened.close();
   }
 }
 
@@ -247,11 +277,17 @@ async function runConfig(values: CliValues, log: (line: string) => void): Promis
   ort.env.wasm.numThreads = num('threads', values.threads)!;
   const runtime = { ort: ort as unknown as Ort, backend: 'wasm' as const };
   const readModelFile = (file: string) => readInput(`${MODELS_DIR}${file}`, 'bundled model');
-  const checkpoint = typeof values.model === 'string' ? await checkpointInfo(values.model) : null;
+  const model = typeof values.model === 'string' ? await openModel(values.model) : null;
+  const checkpoint = model
+    ? await checkpointInfo(values.model as string, model.checkpoint).catch(async (err: unknown) => {
+        await model.close();
+        throw err;
+      })
+    : null;
   const diffusion = new OrtDiffusionProvider({
     ort: async () => runtime,
     listModels: async () => (checkpoint ? [checkpoint] : []),
-    reader: () => folderReader(values.model as string),
+    reader: () => model!.read,
   });
   const upscalers = new OrtUpscalerProvider({ ...runtime, readModelFile });
   const detectors = new OrtDetectorProvider({ ...runtime, readModelFile });
@@ -282,13 +318,19 @@ async function runConfig(values: CliValues, log: (line: string) => void): Promis
     return { files, seconds, metadata: result.metadata };
   } finally {
     await Promise.all([diffusion.release(), upscalers.release(), detectors.release()]);
+    await model?.close();
   }
 }
 
-/** The --model folder as the registry sees it (family and sampling defaults), or why it is not a checkpoint. */
-async function checkpointInfo(folder: string): Promise<ModelInfo> {
+/**
+ * The --model as the registry sees it (family and sampling defaults), or why it is not a
+ * checkpoint: a folder as imported, a single-file checkpoint as the studio imports one (family
+ * from its key names).
+ */
+async function checkpointInfo(folder: string, singleFile: boolean): Promise<ModelInfo> {
   const root = resolve(folder);
   const entries: Array<{ path: string; file: Blob }> = [];
+  if (singleFile) entries.push({ path: basename(root), file: await openAsBlob(root) });
   const walk = async (dir: string): Promise<void> => {
     for (const entry of await readdir(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
@@ -296,16 +338,20 @@ async function checkpointInfo(folder: string): Promise<ModelInfo> {
       else if (entry.isFile()) entries.push({ path: relative(root, path).split(sep).join('/'), file: await openAsBlob(path) });
     }
   };
-  await walk(root).catch((err: unknown) => {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `--model '${folder}' does not exist` : `cannot read --model '${folder}': ${messageOf(err)}`);
-  });
-  const candidate = scanPickedFiles(entries).candidates.find((c) => c.kind === 'diffusers-folder');
+  if (!singleFile) {
+    await walk(root).catch((err: unknown) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new Error(code === 'ENOENT' ? `--model '${folder}' does not exist` : `cannot read --model '${folder}': ${messageOf(err)}`);
+    });
+  }
+  const candidate = scanPickedFiles(entries).candidates.find((c) => c.kind === (singleFile ? 'safetensors-file' : 'diffusers-folder'));
   if (!candidate) throw new Error(`--model '${folder}' is not a Stable Diffusion ONNX folder (text_encoder/, unet/, vae_decoder/ with model.onnx each)`);
   const analyzed = await analyzeCandidate(candidate);
   if (analyzed.proposal.problem) throw new Error(`--model '${folder}': ${analyzed.proposal.problem}`);
+  // openModel has planned the file already: a .safetensors here is a checkpoint.
+  if (analyzed.proposal.model_type !== 'checkpoint') throw new Error(`--model '${folder}' is not a checkpoint: ${analyzed.proposal.summary}`);
   return {
-    name: basename(root),
+    name: basename(root).replace(/\.safetensors$/i, ''),
     model_type: 'checkpoint',
     file_path: folder,
     file_size_bytes: candidate.bytes,
@@ -326,7 +372,7 @@ async function checkpointInfo(folder: string): Promise<ModelInfo> {
 function onlyCheckpoint(provider: OrtDiffusionProvider, name: string | undefined): DiffusionProvider {
   return {
     load: async (model) => {
-      if (!name) throw new Error('a stage needs a Stable Diffusion checkpoint: give --model <folder>');
+      if (!name) throw new Error('a stage needs a Stable Diffusion checkpoint: give --model <folder | model.safetensors>');
       if (model && model !== name) {
         throw new Error(`a stage names the checkpoint '${model}', but the headless runner has only --model '${name}': drop the stage's "model" or name that folder`);
       }

@@ -41,6 +41,8 @@ export interface JobState {
   position?: number;
   /** The latest step of the stage running (kept after the end, at its last step). */
   progress?: JobProgress;
+  /** What it is doing between steps (a `status` event), until the next step comes. */
+  activity?: string;
   /** The backend it runs on (from `started`). */
   backend?: string;
   /** Artifact ids as they are saved; the result's list once finished. */
@@ -86,11 +88,14 @@ export function reduceJob<S extends JobState>(state: S, event: JobEvent, now: nu
       };
     case 'started':
       return { ...state, phase: 'running', position: undefined, backend: event.backend, timings: { ...state.timings, started: now } };
+    case 'status':
+      return { ...state, phase: 'running', position: undefined, activity: event.message };
     case 'progress':
       return {
         ...state,
         phase: 'running',
         position: undefined,
+        activity: undefined,
         progress: { stage: event.stage, step: event.step, total: event.total, elapsedMs: event.elapsed_ms, etaMs: event.eta_ms },
         timings: state.timings.started === undefined ? { ...state.timings, started: now } : state.timings,
       };

@@ -7,14 +7,36 @@
  */
 import { createWriteStream, openAsBlob } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readSafetensorsHeader } from '../safetensors';
 import { planCheckpoint } from './ldm-keys';
-import { writeCheckpointFolder, type FolderWriter } from './onnx-folder';
+import type { CheckpointPlan } from './architecture';
+import { writeCheckpointFolder, type CheckpointBytes, type FolderWriter } from './onnx-folder';
+
+/**
+ * A single-file checkpoint on disk: its header read and planned (a LoRA, an embedding, SDXL or a
+ * truncated header is refused here, in the reader's words) and its bytes read from an open
+ * handle only when asked for. `close` when done.
+ */
+export async function openCheckpointFile(file: string): Promise<{ plan: CheckpointPlan; source: CheckpointBytes; close(): Promise<void> }> {
+  const header = await readSafetensorsHeader(await openAsBlob(file));
+  const plan = planCheckpoint(header, basename(file));
+  const handle = await open(file, 'r');
+  const source: CheckpointBytes = {
+    dataOffset: 8 + header.headerBytes,
+    async read(begin, end) {
+      const bytes = new Uint8Array(end - begin);
+      const { bytesRead } = await handle.read(bytes, 0, bytes.byteLength, begin);
+      if (bytesRead !== bytes.byteLength) throw new Error(`${file} ended at byte ${begin + bytesRead}, before the tensor data it announces (truncated?)`);
+      return bytes;
+    },
+  };
+  return { plan, source, close: () => handle.close() };
+}
 
 export async function runConvertCheckpoint(argv: string[], log: (line: string) => void = (l) => console.error(l)): Promise<string[]> {
   const { values, positionals } = parseArgs({
@@ -29,24 +51,12 @@ export async function runConvertCheckpoint(argv: string[], log: (line: string) =
   if (values.fp16 && values.fp32) throw new Error('--fp16 and --fp32 exclude each other');
   const out = values.out;
 
-  const header = await readSafetensorsHeader(await openAsBlob(file));
-  const plan = planCheckpoint(header, file);
+  const { plan, source, close } = await openCheckpointFile(file);
   log(
     `${file}: ${plan.family === 'sd1' ? 'SD 1.x' : 'SD 2.x'}${plan.inpainting ? ' inpainting' : ''}, UNet ${plan.unet.blockChannels.join('/')}, ` +
       `text width ${plan.text.width}, ${plan.prediction}${plan.ignored ? `; ${plan.ignored} keys not used (EMA, schedule buffers, …)` : ''}`,
   );
-
-  const handle = await open(file, 'r');
   try {
-    const source = {
-      dataOffset: 8 + header.headerBytes,
-      async read(begin: number, end: number) {
-        const bytes = new Uint8Array(end - begin);
-        const { bytesRead } = await handle.read(bytes, 0, bytes.byteLength, begin);
-        if (bytesRead !== bytes.byteLength) throw new Error(`${file} ended at byte ${begin + bytesRead}, before the tensor data it announces (truncated?)`);
-        return bytes;
-      },
-    };
     const writer: FolderWriter = {
       async write(path, data) {
         const target = join(out, path);
@@ -62,7 +72,7 @@ export async function runConvertCheckpoint(argv: string[], log: (line: string) =
     log(`wrote ${written.length} files to ${out}`);
     return written;
   } finally {
-    await handle.close();
+    await close();
   }
 }
 

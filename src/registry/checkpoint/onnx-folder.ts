@@ -50,7 +50,8 @@ export interface FolderOptions {
 /** The name every component's weights file has beside its model.onnx (optimum's). */
 export const DATA_FILE = 'model.onnx_data';
 
-const BUILDERS: Record<CheckpointComponent, (plan: CheckpointPlan, options: BuildOptions) => BuiltComponent> = {
+/** Each component's graph builder (the converted folder and the virtual one build alike). */
+export const BUILDERS: Record<CheckpointComponent, (plan: CheckpointPlan, options: BuildOptions) => BuiltComponent> = {
   text_encoder: buildTextEncoder,
   unet: buildUnet,
   vae_decoder: buildVaeDecoder,
@@ -170,13 +171,25 @@ export async function writeCheckpointFolder(plan: CheckpointPlan, source: Checkp
     await write(`${component}/${DATA_FILE}`, data());
     options.onProgress?.({ component, written: done, total: layout.total });
   }
-  const tokenizer = (await ClipTokenizer.default()).toFiles();
-  const special = { bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', pad_token: plan.family === 'sd2' ? '!' : '<|endoftext|>', unk_token: '<|endoftext|>' };
-  await write('tokenizer/vocab.json', new TextEncoder().encode(tokenizer.vocabJson));
-  await write('tokenizer/merges.txt', new TextEncoder().encode(tokenizer.mergesTxt));
-  await write('tokenizer/special_tokens_map.json', json(special));
-  await write('tokenizer/tokenizer_config.json', json({ ...special, do_lower_case: true, model_max_length: 77, tokenizer_class: 'CLIPTokenizer' }));
-  await write('scheduler/scheduler_config.json', json(schedulerConfig(plan)));
-  await write('model_index.json', json(modelIndex(plan)));
+  for (const file of folderConfigFiles(plan)) await write(file.path, await file.data());
   return written;
+}
+
+/**
+ * The folder's files besides the components (tokenizer, scheduler config, model_index.json), in
+ * writing order; the contents are made when asked (the tokenizer's vocabulary loads once).
+ */
+export function folderConfigFiles(plan: CheckpointPlan): Array<{ path: string; data: () => Promise<Uint8Array> }> {
+  let tokenizer: Promise<ReturnType<ClipTokenizer['toFiles']>> | undefined;
+  const tokenizerFiles = () => (tokenizer ??= ClipTokenizer.default().then((t) => t.toFiles()));
+  const special = { bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', pad_token: plan.family === 'sd2' ? '!' : '<|endoftext|>', unk_token: '<|endoftext|>' };
+  const text = (value: string) => new TextEncoder().encode(value);
+  return [
+    { path: 'tokenizer/vocab.json', data: async () => text((await tokenizerFiles()).vocabJson) },
+    { path: 'tokenizer/merges.txt', data: async () => text((await tokenizerFiles()).mergesTxt) },
+    { path: 'tokenizer/special_tokens_map.json', data: async () => json(special) },
+    { path: 'tokenizer/tokenizer_config.json', data: async () => json({ ...special, do_lower_case: true, model_max_length: 77, tokenizer_class: 'CLIPTokenizer' }) },
+    { path: 'scheduler/scheduler_config.json', data: async () => json(schedulerConfig(plan)) },
+    { path: 'model_index.json', data: async () => json(modelIndex(plan)) },
+  ];
 }

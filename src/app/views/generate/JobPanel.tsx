@@ -45,6 +45,7 @@ export function progressText(job: GenerateJob): { value?: number; max?: number; 
     case 'interrupted':
       return { text: 'Interrupted (the tab that ran it was closed)' };
   }
+  if (job.activity) return { text: job.activity };
   if (!p) return { text: 'Loading the model…' };
   const unit = p.stage === 'upscaler' ? 'tile' : 'step';
   const stageCount = job.stages.length;

@@ -6,11 +6,16 @@ export function CheckpointGuidance() {
         No checkpoint yet: where to get one that runs here
       </h3>
       <p>
-        Generating images needs a <strong>Stable Diffusion model exported to ONNX, in float16</strong>. Import its
-        whole folder with <em>Import folder…</em> or by dropping the folder here. Two layouts work:
+        Generating images needs a <strong>Stable Diffusion model</strong>. Three kinds work:
       </p>
       <ul>
         <li>
+          A <strong>single-file SD 1.x or 2.x checkpoint</strong> (<code>.safetensors</code>, the usual download from
+          model sites): import the file; the studio builds its text encoder, UNet and VAE on first use and keeps
+          them for the next time.
+        </li>
+        <li>
+          An ONNX export, as its whole folder (<em>Import folder…</em> or drop the folder here):{' '}
           <strong>SD-Turbo</strong> as exported for onnxruntime-web: a folder with <code>text_encoder/</code>,{' '}
           <code>unet/</code> and <code>vae_decoder/</code>, each holding a <code>model.onnx</code>.
         </li>
@@ -26,8 +31,8 @@ export function CheckpointGuidance() {
       </ul>
       <p class="muted small">
         <code>.ckpt</code> and <code>.pt</code> files must be converted first: they are Python pickles, which can run
-        code when loaded and which no browser can read. A single-file <code>.safetensors</code> checkpoint (the usual
-        download) must be converted too, with the optimum command above on a diffusers copy of it.
+        code when loaded and which no browser can read. SDXL and later single-file checkpoints must be exported to
+        ONNX too, with the optimum command above on a diffusers copy of them.
       </p>
     </aside>
   );

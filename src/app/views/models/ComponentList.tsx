@@ -1,6 +1,6 @@
 import { For, Show } from 'solid-js';
-import type { ComponentRole } from '../../../protocol/models';
-import { formatBytes } from '../../format';
+import type { ComponentRole, ModelInfo } from '../../../protocol/models';
+import { formatBytes, formatDuration } from '../../format';
 import { roleLabel } from './labels';
 
 export interface ComponentLike {
@@ -8,6 +8,19 @@ export interface ComponentLike {
   role: ComponentRole;
   bytes: number;
   dtype?: string;
+  /** A graph the studio builds from a single-file checkpoint, not a stored file. */
+  built?: boolean;
+  /** How long its build took, once it was built. */
+  buildMs?: number;
+}
+
+/** A model's stored files, then (for a single-file checkpoint) the graphs built from it. */
+export function modelComponents(model: ModelInfo): ComponentLike[] {
+  const built = (model.source?.built ?? []).map((role) => {
+    const ms = Object.entries(model.source!.build_ms).find(([key]) => key.startsWith(`${role}/`))?.[1];
+    return { path: `${role}/model.onnx`, role, bytes: 0, built: true, ...(ms !== undefined ? { buildMs: ms } : {}) };
+  });
+  return [...model.components, ...built];
 }
 
 /** The files of a model: path, what it is, size, weight dtype. */
@@ -31,7 +44,13 @@ export function ComponentList(props: { components: readonly ComponentLike[] }) {
                   {c.path}
                 </td>
                 <td>{roleLabel(c.role)}</td>
-                <td class="num">{formatBytes(c.bytes)}</td>
+                <td class="num">
+                  <Show when={c.built} fallback={formatBytes(c.bytes)}>
+                    <span class="muted small" data-testid="component-built">
+                      built from the checkpoint{c.buildMs !== undefined ? ` in ${formatDuration(c.buildMs)}` : ' on first use'}
+                    </span>
+                  </Show>
+                </td>
                 <td class="mono">{c.dtype ?? '—'}</td>
               </tr>
             )}

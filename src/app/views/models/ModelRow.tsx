@@ -3,7 +3,7 @@ import type { FamilySettings, ModelInfo } from '../../../protocol/models';
 import { formatBytes, plainError } from '../../format';
 import type { ModelsStore } from '../../stores/models';
 import { validFamily } from '../../stores/models';
-import { ComponentList, dtypesOf } from './ComponentList';
+import { ComponentList, dtypesOf, modelComponents } from './ComponentList';
 import { FamilyFields, familySummary } from './FamilyFields';
 import { InlineEdit } from './InlineEdit';
 import { parseTags, STATUS_LABELS, typeLabel } from './labels';
@@ -59,8 +59,9 @@ export function ModelRow(props: RowProps) {
         <details class="cell-details" data-testid="model-components">
           <summary>
             {m().components.length} {m().components.length === 1 ? 'file' : 'files'} · {dtypesOf(m().components)}
+            {m().source ? ` · ${m().source!.built.length} built` : ''}
           </summary>
-          <ComponentList components={m().components} />
+          <ComponentList components={modelComponents(m())} />
         </details>
       </td>
       <td>

@@ -165,7 +165,7 @@ function ScannedModelCard(props: CardProps) {
       <Show when={props.model.components.length > 0}>
         <details class="scan-components">
           <summary>
-            {props.model.components.length} {props.model.components.length === 1 ? 'file' : 'files'}
+            {fileCount(props.model.components)}
           </summary>
           <ComponentList components={props.model.components} />
         </details>
@@ -180,4 +180,11 @@ function ScannedModelCard(props: CardProps) {
       </Show>
     </li>
   );
+}
+
+/** "5 files", or for a single-file checkpoint "1 file, 4 components built from it". */
+function fileCount(components: ReadonlyArray<{ built?: boolean }>): string {
+  const files = components.filter((c) => !c.built).length;
+  const built = components.length - files;
+  return `${files} ${files === 1 ? 'file' : 'files'}${built ? `, ${built} components built from it` : ''}`;
 }

@@ -31,6 +31,7 @@ export const ROLE_LABELS: Record<ComponentRole, string> = {
   config: 'config',
   lora_weights: 'LoRA weights',
   embedding_weights: 'embedding weights',
+  checkpoint_weights: 'single-file checkpoint',
 };
 
 export const STATUS_LABELS: Record<ModelStatus, string> = {

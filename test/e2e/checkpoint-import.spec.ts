@@ -1,0 +1,124 @@
+/**
+ * A single-file LDM checkpoint (a tiny one, written in code) through the built app on WASM:
+ * picked in the Models view, stored, verified with its family; generated from in the Generate view,
+ * its graphs built on first use (the job says so) and cached in IndexedDB; after a reload the next
+ * generation reads the cache instead of building again.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, test, type Page } from '@playwright/test';
+import { tinyLdmConfig, writeLdmCheckpoint } from '../fixtures/ldm-checkpoint';
+import { guardOrigin, startAppServer, type AppServer } from './server';
+
+let server: AppServer;
+let dir: string;
+test.beforeAll(async () => {
+  server = await startAppServer();
+  dir = mkdtempSync(join(tmpdir(), 'media-lab-checkpoint-'));
+});
+test.afterAll(async () => {
+  await server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface GraphRow {
+  component: string;
+  compute: string;
+  created_at: number;
+}
+
+/** The cached graphs' rows (without their bytes), or deletes them all, from the page. */
+function graphRows(page: Page, action: 'list' | 'clear' = 'list'): Promise<GraphRow[]> {
+  return page.evaluate(
+    (action) =>
+      new Promise<GraphRow[]>((resolve, reject) => {
+        const open = indexedDB.open('media-lab');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const db = open.result;
+          const tx = db.transaction('model_graphs', action === 'clear' ? 'readwrite' : 'readonly');
+          const req = action === 'clear' ? tx.objectStore('model_graphs').clear() : tx.objectStore('model_graphs').getAll();
+          tx.oncomplete = () => {
+            db.close();
+            const rows = (action === 'clear' ? [] : (req.result as GraphRow[])).map((r) => ({ component: r.component, compute: r.compute, created_at: r.created_at }));
+            resolve(rows.sort((a, b) => a.component.localeCompare(b.component)));
+          };
+          tx.onerror = () => reject(tx.error);
+        };
+      }),
+    action,
+  );
+}
+
+/** Generates a tiny image; returns every text the job's progress line showed on the way. */
+async function generate(page: Page): Promise<string[]> {
+  await page.getByTestId('nav-generate').click();
+  await expect(page.getByTestId('view-generate')).toBeVisible();
+  await expect(page.getByTestId('model-select')).toHaveValue('tiny-ldm');
+  await page.getByTestId('prompt').fill('a lighthouse at dusk');
+  await page.getByTestId('steps').fill('2');
+  await page.getByTestId('width').fill('64');
+  await page.getByTestId('height').fill('64');
+  // The progress line can be brief: record each text it takes.
+  await page.evaluate(() => {
+    const w = window as unknown as { __statuses: string[] };
+    w.__statuses = [];
+    new MutationObserver(() => {
+      const text = document.querySelector('[data-testid="progress"] .progress-text')?.textContent;
+      if (text && w.__statuses[w.__statuses.length - 1] !== text) w.__statuses.push(text);
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
+  await page.getByTestId('generate').click();
+  await expect(page.getByTestId('status')).toHaveText(/done/i, { timeout: 120_000 });
+  await expect(page.getByTestId('result-image')).toHaveCount(1);
+  return page.evaluate(() => (window as unknown as { __statuses: string[] }).__statuses);
+}
+
+test('a single-file checkpoint imports, verifies, is built on first use, and generates from its cache after a reload', async ({ page, context }) => {
+  const foreign = await guardOrigin(context, server.origin);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  const file = join(dir, 'tiny-ldm.safetensors');
+  await writeLdmCheckpoint(file, tinyLdmConfig('sd1'), 'F16', 3);
+
+  await page.goto(`${server.url}?backend=wasm#/models`);
+  await expect(page.getByTestId('view-models')).toBeVisible();
+  await page.getByTestId('import-files').setInputFiles(file);
+  const scanned = page.getByTestId('scan-model');
+  await expect(scanned).toHaveCount(1);
+  await expect(scanned).toContainText(/Stable Diffusion 1\.x single-file checkpoint/);
+  await expect(scanned).toContainText(/built from it on first use/);
+  await page.getByTestId('import-selected').click();
+
+  const row = page.getByTestId('model-row').filter({ hasText: 'tiny-ldm' });
+  await expect(row.getByTestId('model-status')).toContainText(/verified/i, { timeout: 120_000 });
+  await expect(row.getByTestId('model-type')).toHaveText('Checkpoint');
+  await expect(row.getByTestId('model-family')).toContainText('Stable Diffusion 1.x');
+  await row.getByTestId('model-components').locator('summary').click();
+  await expect(row.getByTestId('component')).toHaveCount(5);
+  await expect(row.getByTestId('component-built')).toHaveCount(4);
+  await expect(row.getByTestId('component-built').first()).toContainText(/built from the checkpoint in/);
+  // The probe built the four graphs, and they were kept.
+  expect((await graphRows(page)).map((r) => `${r.component}/${r.compute}`)).toEqual([
+    'text_encoder/float32',
+    'unet/float32',
+    'vae_decoder/float32',
+    'vae_encoder/float32',
+  ]);
+
+  // With the cache emptied, the first generation builds again and says so.
+  await graphRows(page, 'clear');
+  const building = await generate(page);
+  expect(building).toContain('Building the UNet from the checkpoint…');
+  const cached = await graphRows(page);
+  expect(cached).toHaveLength(4);
+
+  // After a reload, generating reads every graph from the cache: nothing is built or rewritten.
+  await page.reload();
+  const again = await generate(page);
+  expect(again.filter((t) => /Building/.test(t))).toEqual([]);
+  expect(await graphRows(page)).toEqual(cached);
+  expect(errors).toEqual([]);
+  expect(foreign).toEqual([]);
+});
