@@ -4,11 +4,14 @@
  * its graphs built on first use (the job says so) and cached in IndexedDB; after a reload the next
  * generation reads the cache instead of building again.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
+import { decodePng } from '../../src/media/png';
+import { runConvertCheckpoint } from '../../src/registry/checkpoint/cli';
 import { tinyLdmConfig, writeLdmCheckpoint } from '../fixtures/ldm-checkpoint';
+import { importModelFolder } from './model-folders';
 import { guardOrigin, startAppServer, type AppServer } from './server';
 
 let server: AppServer;
@@ -121,4 +124,40 @@ test('a single-file checkpoint imports, verifies, is built on first use, and gen
   expect(await graphRows(page)).toEqual(cached);
   expect(errors).toEqual([]);
   expect(foreign).toEqual([]);
+});
+
+test('in Chromium the checkpoint and its converted folder give the same pixels (float32)', async ({ page }) => {
+  test.setTimeout(240_000);
+  // SD 1.x style: a tiny SD 2.x text encoder (width 32) would take SD 1.x's pad token in a folder
+  // (the folder loader decides by width) but SD 2.x's from the checkpoint's key names.
+  const file = join(dir, 'tiny-f32.safetensors');
+  await writeLdmCheckpoint(file, tinyLdmConfig('sd1'), 'F32', 5);
+  const folder = join(dir, 'tiny-f32-onnx');
+  await runConvertCheckpoint([file, '--out', folder], () => undefined);
+
+  await page.goto(`${server.url}?backend=wasm#/models`);
+  await page.getByTestId('import-files').setInputFiles(file);
+  await expect(page.getByTestId('scan-model')).toHaveCount(1);
+  await page.getByTestId('import-selected').click();
+  await expect(page.getByTestId('model-row').filter({ hasText: 'tiny-f32' }).first().getByTestId('model-status')).toContainText(/verified/i, { timeout: 120_000 });
+  await importModelFolder(page, folder, 'tiny-f32-onnx');
+
+  /** Generates with `model` at a fixed seed; returns the downloaded PNG's pixels. */
+  const pixels = async (model: string) => {
+    await page.getByTestId('nav-generate').click();
+    await page.getByTestId('model-select').selectOption(model);
+    await page.getByTestId('prompt').fill('a red fox');
+    await page.getByTestId('steps').fill('2');
+    await page.getByTestId('seed').fill('1234');
+    await page.getByTestId('width').fill('64');
+    await page.getByTestId('height').fill('64');
+    await page.getByTestId('generate').click();
+    await expect(page.getByTestId('status')).toHaveText(/done/i, { timeout: 120_000 });
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('result-download').first().click()]);
+    return decodePng(new Uint8Array(readFileSync((await download.path())!)));
+  };
+  const fromFile = await pixels('tiny-f32');
+  const fromFolder = await pixels('tiny-f32-onnx');
+  expect([fromFile.width, fromFile.height]).toEqual([fromFolder.width, fromFolder.height]);
+  expect(Buffer.from(fromFile.data).equals(Buffer.from(fromFolder.data))).toBe(true);
 });
