@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- upscale|t2i|detect|detailer|browser]`: figures, not a test: nothing here fails on speed.
+ * `npm run bench [-- upscale|t2i|detect|detailer|browser|checkpoint]`: figures, not a test: nothing here fails on speed.
  * - upscale: esrgan-slim ×4 on one 512×512 image with this project's onnxruntime-web path,
  *   UpscalerJS (tfjs WASM) and onnxruntime-node. Each contender runs in its own process
  *   (contender.ts) so its peak RSS is its own.
@@ -13,6 +13,8 @@
  *   against the time inside InferenceSession.run (detailer.ts).
  * - browser: a generation from the Generate view of the built app in headless Chromium: the
  *   main thread's long tasks and frame gaps while it runs, the time to the first live preview.
+ * - checkpoint (only when named; flags after it, see checkpoint.ts): a full-size SD 1.5 checkpoint
+ *   with random weights, built and opened on onnxruntime-node and -web, one UNet step at 512².
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -320,11 +322,17 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   detect: benchDetect,
   detailer: benchDetailerSection,
   browser: benchBrowser,
+  // Full size: gigabytes of temp files and minutes of CPU, so only when asked for by name.
+  checkpoint: async () => {
+    const { benchCheckpoint } = await import('./checkpoint');
+    await benchCheckpoint(process.argv.slice(2).filter((a) => a.startsWith('--')));
+  },
 };
-const wanted = process.argv.slice(2);
+const ON_REQUEST = new Set(['checkpoint']);
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 for (const name of wanted) if (!SECTIONS[name]) throw new Error(`unknown bench section '${name}'; known: ${Object.keys(SECTIONS).join(', ')}`);
 for (const [name, section] of Object.entries(SECTIONS)) {
-  if (wanted.length && !wanted.includes(name)) continue;
+  if (wanted.length ? !wanted.includes(name) : ON_REQUEST.has(name)) continue;
   await section();
   console.log('');
 }
