@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { Tensor } from '../../src/pipeline/tensor';
 import { ModelInfo, type ModelInfoInput } from '../../src/protocol/models';
 import type { Backend } from '../../src/protocol/schemas';
-import { loadDiffusionModel } from '../../workers/ort/diffusion-model';
+import { graphOptimizationFor, loadDiffusionModel } from '../../workers/ort/diffusion-model';
+import { BUILDER_PRODUCER } from '../../src/registry/checkpoint/build/graph-builder';
 import {
   componentError,
   createTextEncoderPort,
@@ -129,6 +130,14 @@ describe('other runtime errors of a component', () => {
     expect(err).toBe(original);
     expect(err).toBeInstanceOf(TypeError);
     expect(err.message).toBe('VAE decoder: failed to call OrtRun(). ERROR_CODE: 1, ERROR_MESSAGE: Non-zero status code returned while running Conv node');
+  });
+
+  it('out of memory while loading weights that are float16 already: no "use a float16 export" advice', () => {
+    const oom = new Error("Can't create a session. ERROR_CODE: 6, ERROR_MESSAGE: std::bad_alloc");
+    expect(componentError(oom, 'UNet', 'wasm', 'while loading (1.72 GB)', 'float16').message).toBe(
+      'the UNet ran out of memory while loading (1.72 GB) on WASM: its weights are float16 already and WASM memory is limited to 4 GB: use WebGPU if this browser has it, or a smaller (int8 weight-only) export',
+    );
+    expect(componentError(oom, 'UNet', 'wasm', 'while loading (3.44 GB)', 'float32').message).toMatch(/a float16 export of the model is half the size/);
   });
 
   it('are left alone when they already name the component', () => {
@@ -329,5 +338,22 @@ describe('which model the provider opens', () => {
     await expect(make([upscaler]).load('nope')).rejects.toThrow("no model named 'nope' is registered");
     // Without a name: the first verified checkpoint; an upscaler or a failed one does not count.
     await expect(make([upscaler, unverified]).load(undefined)).rejects.toThrow(/no checkpoint is registered: import one in the Models view/);
+  });
+});
+
+describe('graphOptimizationFor', () => {
+  const built = (byType: Record<string, number>, input: string) => ({
+    producer: { name: BUILDER_PRODUCER, version: '1' },
+    inputs: [{ name: 'sample', type: input, shape: ['batch_size', 4, 'height', 'width'] }],
+    initializers: { count: 1, bytes: 1, byType },
+  });
+  it('off on WASM for a checkpoint-built graph that casts float16 weights to float32 compute (folding the Casts would triple them)', () => {
+    expect(graphOptimizationFor('wasm', built({ float16: 1.7e9 }, 'float32'))).toBe('disabled');
+  });
+  it('on for everything else: WebGPU, float16 compute, float32 weights, other producers', () => {
+    expect(graphOptimizationFor('webgpu', built({ float16: 1.7e9 }, 'float32'))).toBe('all');
+    expect(graphOptimizationFor('wasm', built({ float16: 1.7e9 }, 'float16'))).toBe('all');
+    expect(graphOptimizationFor('wasm', built({ float32: 3.4e9 }, 'float32'))).toBe('all');
+    expect(graphOptimizationFor('wasm', { ...built({ float16: 1.7e9 }, 'float32'), producer: { name: 'pytorch', version: '2.1' } })).toBe('all');
   });
 });

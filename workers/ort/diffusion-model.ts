@@ -8,7 +8,8 @@ import { ClipTokenizer } from '../../src/pipeline/diffusion/tokenizer/clip';
 import type { DiffusionModels, FamilyDefaults } from '../../src/pipeline/ports';
 import { padTokenForTextEncoderWidth } from '../../src/protocol/models';
 import type { Backend } from '../../src/protocol/schemas';
-import { inspectOnnx, sliceableBytes } from '../../src/registry/onnx-inspect';
+import { BUILDER_PRODUCER } from '../../src/registry/checkpoint/build/graph-builder';
+import { inspectOnnx, sliceableBytes, type OnnxInfo } from '../../src/registry/onnx-inspect';
 import {
   componentError,
   createTextEncoderPort,
@@ -37,22 +38,37 @@ const COMPONENTS: Record<string, ComponentName> = {
 };
 
 /**
- * The external-data files a model's initializers name (`model.onnx_data`, or the parts of a
- * checkpoint seen as a folder: `model.onnx_data.0`, …), read by walking the protobuf without
- * decoding its weights.
+ * How far onnxruntime optimises a component's graph: a pure decision with its reason.
+ *
+ * A graph the studio built from a single-file checkpoint keeps the file's float16 weights and
+ * casts them to float32 for float32 compute. Optimising folds those Casts at session creation:
+ * float32 copies beside the float16 weights, about 3× the weights, which for an SD 1.5 UNet
+ * (1.7 GB) is over WASM's 4 GB (measured: std::bad_alloc). Unoptimised, the Casts run in each
+ * step instead, and the session creates and runs (measured: ~30 s per 512² step on 2 threads,
+ * 5.2 GB renderer peak). Other models, and every model on WebGPU, keep the full optimisation.
  */
-async function externalDataLocations(model: Uint8Array): Promise<string[]> {
-  return (await inspectOnnx(sliceableBytes(model))).externalData.map((e) => e.location);
+export function graphOptimizationFor(
+  backend: Backend,
+  info: Pick<OnnxInfo, 'producer' | 'inputs' | 'initializers'>,
+): 'all' | 'disabled' {
+  const castsHalfWeights =
+    info.producer.name === BUILDER_PRODUCER && (info.initializers.byType.float16 ?? 0) > 0 && info.inputs.some((i) => i.type === 'float32');
+  return backend === 'wasm' && castsHalfWeights ? 'disabled' : 'all';
 }
 
 async function openSession(ort: Ort, read: FolderReader, dir: string, backend: Backend): Promise<OrtSession | undefined> {
   let bytes = 0;
+  let weights: string | undefined;
   try {
     const model = await read(`${dir}/model.onnx`);
     if (!model) return undefined;
     bytes = model.byteLength;
+    // The external-data files its initializers name (`model.onnx_data`, or the parts of a
+    // checkpoint seen as a folder: `model.onnx_data.0`, …), read without decoding the weights.
+    const info = await inspectOnnx(sliceableBytes(model));
+    weights = info.weightDtype;
     const externalData: Array<{ path: string; data: Uint8Array }> = [];
-    for (const location of await externalDataLocations(model)) {
+    for (const location of info.externalData.map((e) => e.location)) {
       const data = await read(`${dir}/${location.replace(/^\.\//, '')}`);
       if (!data) throw new ModelSignatureError(`the ${COMPONENTS[dir]} keeps its weights in ${dir}/${location}, which the model folder lacks`);
       externalData.push({ path: location, data });
@@ -60,12 +76,12 @@ async function openSession(ort: Ort, read: FolderReader, dir: string, backend: B
     }
     return await ort.InferenceSession.create(model, {
       executionProviders: [backend],
-      graphOptimizationLevel: 'all',
+      graphOptimizationLevel: graphOptimizationFor(backend, info),
       ...(externalData.length ? { externalData } : {}),
     });
   } catch (err) {
     // Reading the files can run out of memory too (a multi-GB UNet), before its size is known.
-    throw componentError(err, COMPONENTS[dir], backend, bytes ? `while loading (${formatBytes(bytes)})` : 'while loading');
+    throw componentError(err, COMPONENTS[dir], backend, bytes ? `while loading (${formatBytes(bytes)})` : 'while loading', weights);
   }
 }
 

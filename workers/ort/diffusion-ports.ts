@@ -41,13 +41,16 @@ const BACKEND_NAMES: Record<Backend, string> = { webgpu: 'WebGPU', wasm: 'WASM' 
  * component, what it was working on (`at 768×768`, `while loading 1.7 GB`) and what to try;
  * any other error passes through, its message prefixed with the component unless it names it.
  */
-export function componentError(err: unknown, component: ComponentName, backend: Backend | undefined, what: string): Error {
+export function componentError(err: unknown, component: ComponentName, backend: Backend | undefined, what: string, weights?: string): Error {
   if (isOutOfMemory(err)) {
     const on = backend ? ` on ${BACKEND_NAMES[backend]}` : '';
     const advice =
       backend === 'wasm'
         ? what.startsWith('while loading')
-          ? 'a float16 export of the model is half the size (WASM memory is limited to 4 GB)'
+          ? weights === 'float16' || weights === 'int8' || weights === 'uint8'
+            ? // Halving is no advice for weights that are already half (or less).
+              `its weights are ${weights} already and WASM memory is limited to 4 GB: use WebGPU if this browser has it, or a smaller (int8 weight-only) export`
+            : 'a float16 export of the model is half the size (WASM memory is limited to 4 GB)'
           : 'try a smaller size (WASM memory is limited to 4 GB)'
         : what.startsWith('while loading')
           ? 'use a float16 export of the model, or the WASM backend (?backend=wasm)'
