@@ -110,6 +110,11 @@ export const ModelSource = z.object({
 });
 export type ModelSource = z.infer<typeof ModelSource>;
 
+/** Whether a model has a component (`vae_encoder`, …), stored or built from its single-file checkpoint. */
+export function hasComponent(model: Pick<ModelInfo, 'components' | 'source'>, role: string): boolean {
+  return model.components.some((c) => c.role === role) || (model.source?.built as readonly string[] | undefined)?.includes(role) === true;
+}
+
 export const ModelStatus = z.enum(['importing', 'verified', 'error']);
 export type ModelStatus = z.infer<typeof ModelStatus>;
 

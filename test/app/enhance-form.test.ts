@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   buildEnhanceStages,
+  canRefineWith,
   enhanceOutcome,
   factorProblem,
   REFINE_DEFAULT_STRENGTH,
@@ -38,6 +39,13 @@ describe('enhance form', () => {
       { stage_type: 'upscaler', parameters: { upscale_factor: 2 } },
     ]);
     expect(buildEnhanceStages({ refine: null, upscale: { factor: 4, model: 'x4' } })).toEqual([{ stage_type: 'upscaler', parameters: { upscale_factor: 4, model: 'x4' } }]);
+  });
+
+  it('a single-file checkpoint refines: its VAE encoder is built from the file, not stored', () => {
+    const single = { ...checkpoint('ldm', 'verified', false), source: { format: 'ldm-safetensors', built: ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder'], build_ms: {} } } as unknown as ModelInfo;
+    expect(canRefineWith(single)).toBe(true);
+    expect(canRefineWith({ ...single, source: { format: 'ldm-safetensors', built: ['text_encoder', 'unet', 'vae_decoder'], build_ms: {} } } as unknown as ModelInfo)).toBe(false);
+    expect(canRefineWith(checkpoint('folder', 'verified', false))).toBe(false);
   });
 
   it('uses the protocol default strength', () => {

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { decodePng } from '../../src/media/png';
+import { decodePng, encodePng } from '../../src/media/png';
 import { runConvertCheckpoint } from '../../src/registry/checkpoint/cli';
 import { tinyLdmConfig, writeLdmCheckpoint } from '../fixtures/ldm-checkpoint';
 import { importModelFolder } from './model-folders';
@@ -24,6 +24,11 @@ test.afterAll(async () => {
   await server?.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** A w×h opaque grey image (the tiny model needs no particular content). */
+function flatImage(width: number, height: number) {
+  return { width, height, data: new Uint8ClampedArray(width * height * 4).fill(128) };
+}
 
 interface GraphRow {
   component: string;
@@ -83,7 +88,8 @@ test('a single-file checkpoint imports, verifies, is built on first use, and gen
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   const file = join(dir, 'tiny-ldm.safetensors');
-  await writeLdmCheckpoint(file, tinyLdmConfig('sd1'), 'F16', 3);
+  // A four-level VAE (×8, as SD's) so the refiner's encode → latents → decode keeps the size.
+  await writeLdmCheckpoint(file, tinyLdmConfig('sd1', { vaeChannels: [32, 32, 64, 64] }), 'F16', 3);
 
   await page.goto(`${server.url}?backend=wasm#/models`);
   await expect(page.getByTestId('view-models')).toBeVisible();
@@ -122,6 +128,28 @@ test('a single-file checkpoint imports, verifies, is built on first use, and gen
   const again = await generate(page);
   expect(again.filter((t) => /Building/.test(t))).toEqual([]);
   expect(await graphRows(page)).toEqual(cached);
+
+  // Enhance says so too: a refine with the cache emptied (and a new worker, which has not loaded
+  // the model yet) shows the build in its progress line.
+  await graphRows(page, 'clear');
+  await page.reload();
+  await page.getByTestId('nav-enhance').click();
+  await page.getByTestId('enhance-input').setInputFiles({ name: 'flat.png', mimeType: 'image/png', buffer: Buffer.from(encodePng(flatImage(64, 64))) });
+  await page.getByTestId('enhance-refine').check();
+  await expect(page.getByTestId('refine-model')).toHaveValue('tiny-ldm');
+  await page.getByTestId('refine-steps').fill('4');
+  await page.getByTestId('refine-also-upscale').uncheck();
+  await page.evaluate(() => {
+    const w = window as unknown as { __enhance: string[] };
+    w.__enhance = [];
+    new MutationObserver(() => {
+      const text = document.querySelector('[data-testid="progress"] .progress-text')?.textContent;
+      if (text && w.__enhance[w.__enhance.length - 1] !== text) w.__enhance.push(text);
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
+  await page.getByTestId('enhance-run').click();
+  await expect(page.getByTestId('status')).toHaveText(/done/i, { timeout: 120_000 });
+  expect(await page.evaluate(() => (window as unknown as { __enhance: string[] }).__enhance)).toContain('Building the UNet from the checkpoint…');
   expect(errors).toEqual([]);
   expect(foreign).toEqual([]);
 });

@@ -6,7 +6,7 @@
  * Pure (no DOM, no solid, no worker): unit-tested in Node.
  */
 import { DEFAULTS, LIMITS, Steps, Strength, UpscaleFactorSchema, type StageConfigInput } from '../../protocol/pipeline-config';
-import type { ModelInfo } from '../../protocol/models';
+import { hasComponent, type ModelInfo } from '../../protocol/models';
 import type { ArtifactSummary, JobResult } from '../../protocol/schemas';
 import { basename, formatSize, plainError } from '../format';
 import { detailStage, type DetailChoice } from './enhance-detail';
@@ -90,7 +90,7 @@ export const REFINE_MESSAGES = {
 } as const;
 
 /** img2img starts by encoding the image: only checkpoints with a VAE encoder can refine. */
-export const canRefineWith = (m: ModelInfo): boolean => m.components.some((c) => c.role === 'vae_encoder');
+export const canRefineWith = (m: ModelInfo): boolean => hasComponent(m, 'vae_encoder');
 
 export interface RefineState {
   /** The checkpoint list: undefined while loading; `error` when it could not be listed. */

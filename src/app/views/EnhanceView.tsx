@@ -119,6 +119,8 @@ export function EnhanceView() {
       return { value: p?.total ?? 1, max: p?.total ?? 1, text: parts.filter(Boolean).join(' · ') };
     }
     if (phase === 'submitting') return { text: 'Sending the image to the studio…' };
+    const activity = s.activity();
+    if (activity && s.busy()) return { text: activity };
     if (!p) {
       if (phase === 'queued') {
         const position = s.queuePosition();
