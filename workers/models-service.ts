@@ -34,6 +34,8 @@ export interface ModelsServiceDeps {
   graphs?: ModelGraphCache;
   /** The type built graphs compute in on this runtime (default float32). */
   compute?: () => Promise<ComputeType>;
+  /** The backend built graphs run on (default wasm): with a model's weights choice, decides float16 copies. */
+  backend?: () => Promise<Backend>;
 }
 
 /** What a read may report while it works (a single-file checkpoint being built). */
@@ -186,8 +188,9 @@ export class ModelsService {
           readFile: (fileId) => this.deps.repo.readFile(fileId),
           graphs: this.deps.graphs,
           compute: (await this.deps.compute?.()) ?? 'float32',
+          backend: (await this.deps.backend?.()) ?? 'wasm',
           onStatus: options.onStatus,
-          onBuilt: (component, compute, ms) => this.recordBuild(info.name, `${component}/${compute}`, ms),
+          onBuilt: (component, variant, ms) => this.recordBuild(info.name, `${component}/${variant}`, ms),
         }))();
       return (await reader)(path);
     };

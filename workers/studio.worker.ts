@@ -65,6 +65,7 @@ const modelsService = new ModelsService({
     const { capabilities } = await ortRuntime();
     return capabilities.backend === 'webgpu' && capabilities.webgpu.shaderF16 === true ? 'float16' : 'float32';
   },
+  backend: async () => (await ortRuntime()).capabilities.backend,
   probe: async (info, read) => {
     const { ort, capabilities } = await ortRuntime();
     return probeModel(ort, info, read, capabilities.backend);

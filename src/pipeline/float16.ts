@@ -40,14 +40,35 @@ export function float16BitsToFloat32(bits: number): number {
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
+/** float32 → float16 bits, round to nearest even (the loop of float32ToFloat16Bits over the values' bits: model weights are hundreds of millions of values). */
 export function toFloat16Array(values: Float32Array): Uint16Array {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
   const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = float32ToFloat16Bits(values[i]);
+  for (let i = 0; i < bits.length; i++) {
+    const x = bits[i]!;
+    const exp = (x >>> 23) & 0xff;
+    // Normal results (the common case) inline; everything else by the scalar function.
+    if (exp > 112 && exp < 143) {
+      const mant = x & 0x7fffff;
+      let h = ((exp - 112) << 10) | (mant >>> 13);
+      const rest = mant & 0x1fff;
+      if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++;
+      out[i] = ((x >>> 16) & 0x8000) | h;
+    } else out[i] = float32ToFloat16Bits(values[i]!);
+  }
   return out;
 }
 
+/** Every float16 bit pattern's value, made on first use (256 KB): decoding is then one lookup. */
+let halfTable: Float32Array | undefined;
+
 export function fromFloat16Array(bits: Uint16Array): Float32Array {
+  if (!halfTable) {
+    halfTable = new Float32Array(65536);
+    for (let b = 0; b < 65536; b++) halfTable[b] = float16BitsToFloat32(b);
+  }
+  const table = halfTable;
   const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) out[i] = float16BitsToFloat32(bits[i]);
+  for (let i = 0; i < bits.length; i++) out[i] = table[bits[i]!]!;
   return out;
 }

@@ -95,6 +95,14 @@ export const BUILT_COMPONENTS = ['text_encoder', 'unet', 'vae_decoder', 'vae_enc
 export type BuiltComponent = (typeof BUILT_COMPONENTS)[number];
 
 /**
+ * How a single-file checkpoint's float32 weights are held when its graphs run: `checkpoint` as
+ * the file stores them (no copy), `float16` as converted copies (half the memory), `auto` as the
+ * backend needs (workers/checkpoint-reader.ts `checkpointWeightsFor` decides, with its reason).
+ */
+export const CHECKPOINT_WEIGHTS = ['auto', 'checkpoint', 'float16'] as const;
+export type CheckpointWeightsChoice = (typeof CHECKPOINT_WEIGHTS)[number];
+
+/**
  * Where a checkpoint's ONNX graphs come from when they are not files of it: built by the studio
  * from one stored single-file checkpoint (`checkpoint_weights`), on first use, then cached.
  */
@@ -107,6 +115,8 @@ export const ModelSource = z.object({
    * recorded at its first build; a later load from the cache leaves it as it is.
    */
   build_ms: z.record(z.string(), z.number().nonnegative()).default({}),
+  /** The person's choice for float32 weights (the Models view); absent in rows before it existed. */
+  weights: z.enum(CHECKPOINT_WEIGHTS).default('auto'),
 });
 export type ModelSource = z.infer<typeof ModelSource>;
 
@@ -210,4 +220,7 @@ export interface StorageSummary {
   persisted: boolean | null;
 }
 
-export type ModelPatchInput = Partial<Pick<ModelInfo, 'description' | 'tags' | 'family' | 'metadata'>>;
+export type ModelPatchInput = Partial<Pick<ModelInfo, 'description' | 'tags' | 'family' | 'metadata'>> & {
+  /** A single-file checkpoint's weights choice (ModelSource.weights); refused for other models. */
+  checkpoint_weights?: CheckpointWeightsChoice;
+};

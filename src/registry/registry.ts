@@ -12,6 +12,7 @@ import {
   type ComponentRole,
   type FamilySettings,
   type ModelComponent,
+  type ModelPatchInput,
   type ModelSource,
   type ScannedModel,
 } from '../protocol/models';
@@ -33,7 +34,7 @@ export interface ModelStore {
   commitModel(info: ModelInfo): Promise<ModelInfo>;
   getModel(name: string): Promise<ModelInfo | undefined>;
   listModels(): Promise<ModelInfo[]>;
-  updateModel(name: string, patch: Partial<Pick<ModelInfo, 'description' | 'tags' | 'family' | 'status' | 'status_message' | 'metadata' | 'upscaler'>>): Promise<ModelInfo>;
+  updateModel(name: string, patch: Partial<Pick<ModelInfo, 'description' | 'tags' | 'family' | 'status' | 'status_message' | 'metadata' | 'upscaler' | 'source'>>): Promise<ModelInfo>;
   renameModel(from: string, to: string): Promise<ModelInfo>;
   removeModel(name: string): Promise<boolean>;
   clear(): Promise<number>;
@@ -192,7 +193,7 @@ function analyzeCheckpointFile(result: AnalyzedModel, plan: CheckpointPlan): Ana
   sources.pad_token_id = KEY_FAMILY_SOURCES[plan.family];
   if (plan.inpainting) sources.prediction_type = 'an inpainting UNet (9 input channels): epsilon';
   result.family = { ...family, sources };
-  result.source = { format: 'ldm-safetensors', built: [...BUILT_COMPONENTS], build_ms: {} };
+  result.source = { format: 'ldm-safetensors', built: [...BUILT_COMPONENTS], build_ms: {}, weights: 'auto' };
   result.files = [{ path, role: 'checkpoint_weights', file, dtype: dtypes }];
   result.metadata = {
     inpainting: plan.inpainting,
@@ -455,9 +456,14 @@ export class ModelRegistry {
     return this.store.renameModel(from, name);
   }
 
-  async update(name: string, patch: Parameters<ModelStore['updateModel']>[1]): Promise<ModelInfo> {
+  async update(name: string, patch: ModelPatchInput): Promise<ModelInfo> {
     await this.refuseBundled(name, 'changed');
-    return this.store.updateModel(name, patch);
+    const { checkpoint_weights: weights, ...rest } = patch;
+    if (weights === undefined) return this.store.updateModel(name, rest);
+    const current = await this.store.getModel(name);
+    if (!current) throw new RegistryError(`there is no model named '${name}'`);
+    if (!current.source) throw new RegistryError(`'${name}' is not a single-file checkpoint: only those can have their weights converted to float16`);
+    return this.store.updateModel(name, { ...rest, source: { ...current.source, weights } });
   }
 
   private async refuseBundled(name: string, what: string): Promise<void> {

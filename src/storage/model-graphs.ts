@@ -14,10 +14,14 @@ export interface GraphKey {
   fileId: string;
   component: string;
   compute: string;
+  /** Whether the graph reads the file's weights or float16 copies (their external-data layout differs). */
+  weights: 'checkpoint' | 'float16';
   builder: number;
 }
 
-const keyOf = (k: GraphKey): [string, string, string, number] => [k.fileId, k.component, k.compute, k.builder];
+/** The store's key: the weights choice rides in its `compute` part (`float32+float16-weights`), so the schema stays as it is. */
+const computeOf = (k: GraphKey) => (k.weights === 'float16' ? `${k.compute}+float16-weights` : k.compute);
+const keyOf = (k: GraphKey): [string, string, string, number] => [k.fileId, k.component, computeOf(k), k.builder];
 
 async function sha256(bytes: Uint8Array): Promise<string> {
   const hasher = await createSHA256();
@@ -47,7 +51,7 @@ export class ModelGraphCache {
     const record = ModelGraphRecordSchema.parse({
       file_id: key.fileId,
       component: key.component,
-      compute: key.compute,
+      compute: computeOf(key),
       builder: key.builder,
       blob: new Blob([bytes as Uint8Array<ArrayBuffer>]),
       bytes: bytes.byteLength,

@@ -197,7 +197,41 @@ export async function benchCheckpointWebgpu({ plan, written, dir, backend = 'web
  * the time from "import" to stored and to the probe's verdict, with the MB/s over the file, and
  * the renderer's peak RSS (the app's workers live in the renderer process, so it includes them).
  */
-export async function benchCheckpointImport(file: string, bytes: number, outDir?: string): Promise<void> {
+/** One 1-step generation in the Generate view, each progress line kept with its time. */
+async function benchGenerate(page: import('playwright-core').Page, model: string, size: number): Promise<void> {
+  const memory = sampleMemory(process.pid);
+  await page.getByTestId('nav-generate').click();
+  await page.getByTestId('model-select').selectOption(model);
+  await page.getByTestId('prompt').fill('a lighthouse on a cliff at dusk');
+  await page.getByTestId('steps').fill('1');
+  await page.getByTestId('width').fill(String(size));
+  await page.getByTestId('height').fill(String(size));
+  const t = performance.now();
+  await page.getByTestId('generate').click();
+  const seen: Array<{ s: number; text: string }> = [];
+  let status = '';
+  for (;;) {
+    status = ((await page.getByTestId('status').textContent().catch(() => '')) ?? '').trim();
+    const text = ((await page.locator('[data-testid="progress"] .progress-text').first().textContent({ timeout: 1000 }).catch(() => '')) ?? '').trim();
+    if (text && seen[seen.length - 1]?.text !== text) seen.push({ s: (performance.now() - t) / 1000, text });
+    if (/done|failed|error/i.test(status) || performance.now() - t > 1_800_000) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const total = (performance.now() - t) / 1000;
+  const peak = memory.stop();
+  console.log(`chromium generate (built app, WASM) ${size}², 1 step: "${status}" after ${total.toFixed(1)} s; peak RSS renderer ${peak.renderer.toFixed(0)} MB`);
+  for (const x of seen) console.log(`  ${x.s.toFixed(1).padStart(7)} s  ${x.text.slice(0, 300)}`);
+  for (const id of ['error', 'job-error']) {
+    const error = await page.getByTestId(id).first().textContent({ timeout: 1000 }).catch(() => null);
+    if (error) console.log(`  error: ${error.slice(0, 600)}`);
+  }
+}
+
+/**
+ * Imports the checkpoint into the built app in Chromium (WASM) and waits for its verdict; with
+ * `generate`, then generates one 1-step image at SIZE² from it in the Generate view, timed.
+ */
+export async function benchCheckpointImport(file: string, bytes: number, outDir?: string, generate?: { size: number }): Promise<void> {
   const { startAppServer } = await import('../e2e/server');
   const server = await startAppServer(0, outDir);
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: chromiumArgs });
@@ -234,6 +268,7 @@ export async function benchCheckpointImport(file: string, bytes: number, outDir?
     );
     const details = await row.innerText().catch(() => '');
     console.log(`  row: ${details.replace(/\s+/g, ' ').slice(0, 600)}`);
+    if (generate && state === 'verified') await benchGenerate(page, basename(file).replace(/\.safetensors$/, ''), generate.size);
   } finally {
     memory.stop();
     await browser.close();

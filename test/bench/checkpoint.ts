@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- checkpoint [--fp32] [--int8] [--fp16-compute] [--no-fp16] [--no-node] [--no-wasm] [--no-step] [--size=512] [--chromium] [--import] [--webgpu]`:
+ * `npm run bench -- checkpoint [--fp32] [--int8] [--fp16-compute] [--no-fp16] [--no-node] [--no-wasm] [--no-step] [--size=512] [--chromium] [--import [--generate]] [--webgpu]`:
  * a full-size SD 1.5 checkpoint with random weights (test/fixtures/full-size-checkpoint.ts),
  * written to a temp folder, planned, built, and opened by onnxruntime-node (CPU) and
  * onnxruntime-web (WASM in Node), one UNet step at 512² where a session opens; deleted after.
@@ -246,6 +246,8 @@ export interface CheckpointBenchOptions {
   chromium: boolean;
   /** The fp16 checkpoint imported through the built app (dist/) in Chromium. */
   import: boolean;
+  /** After --import: one 1-step generation at --size in the app's Generate view. */
+  generate: boolean;
 }
 
 interface Built {
@@ -314,9 +316,9 @@ async function measureCheckpoint(dtype: 'F16' | 'F32', options: CheckpointBenchO
         report(`node unet (${label}, optimisation off)`, child({ runtime: 'node', model: unet.path, component: 'unet', compute, batches: steps, optimization: 'disabled' }));
       }
     }
-    if (dtype === 'F16' && options.import) {
+    if (options.import) {
       const { benchCheckpointImport } = await import('./checkpoint-browser');
-      await benchCheckpointImport(path, written.bytes, process.env.MEDIA_LAB_APP_DIR);
+      await benchCheckpointImport(path, written.bytes, process.env.MEDIA_LAB_APP_DIR, options.generate ? { size: SIZE } : undefined);
     }
     if (dtype === 'F16' && options.chromium) {
       // The route the browser takes: onnxruntime-web's own bundle, weights fetched as byte ranges.
@@ -373,6 +375,7 @@ export async function benchCheckpoint(argv: string[]): Promise<void> {
     webgpu: flag('--webgpu'),
     chromium: flag('--chromium'),
     import: flag('--import'),
+    generate: flag('--generate'),
   };
   console.log('== checkpoint (full-size SD 1.5, random weights) ==');
   for (const bits of [4, 8] as const) {

@@ -188,4 +188,26 @@ test('in Chromium the checkpoint and its converted folder give the same pixels (
   const fromFolder = await pixels('tiny-f32-onnx');
   expect([fromFile.width, fromFile.height]).toEqual([fromFolder.width, fromFolder.height]);
   expect(Buffer.from(fromFile.data).equals(Buffer.from(fromFolder.data))).toBe(true);
+
+  // Its weights as float16 copies, chosen in the Models view: the choice is kept, and the next
+  // generation loads the model again, converting its weights (the progress line says so).
+  await page.getByTestId('nav-models').click();
+  const row = page.getByTestId('model-row').filter({ hasText: 'tiny-f32.safetensors' });
+  await expect(row.getByTestId('checkpoint-weights')).toHaveValue('auto');
+  await row.getByTestId('checkpoint-weights').selectOption('float16');
+  await page.reload();
+  await expect(page.getByTestId('model-row').filter({ hasText: 'tiny-f32.safetensors' }).getByTestId('checkpoint-weights')).toHaveValue('float16');
+  // An ONNX folder's weights are what its files hold: nothing to choose there.
+  await expect(page.getByTestId('model-row').filter({ hasText: 'tiny-f32-onnx' }).getByTestId('checkpoint-weights')).toHaveCount(0);
+  await page.evaluate(() => {
+    const w = window as unknown as { __statuses: string[] };
+    w.__statuses = [];
+    new MutationObserver(() => {
+      const text = document.querySelector('[data-testid="progress"] .progress-text')?.textContent;
+      if (text && w.__statuses[w.__statuses.length - 1] !== text) w.__statuses.push(text);
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
+  const fromHalf = await pixels('tiny-f32');
+  expect([fromHalf.width, fromHalf.height]).toEqual([fromFile.width, fromFile.height]);
+  expect(await page.evaluate(() => (window as unknown as { __statuses: string[] }).__statuses)).toContain("Converting the UNet's weights to float16…");
 });

@@ -18,7 +18,7 @@ beforeEach(async () => {
 });
 afterEach(() => db.close());
 
-const key = (fileId: string, component = 'unet', builder = 1): GraphKey => ({ fileId, component, compute: 'float32', builder });
+const key = (fileId: string, component = 'unet', builder = 1): GraphKey => ({ fileId, component, compute: 'float32', weights: 'checkpoint', builder });
 const graph = new Uint8Array([8, 1, 18, 4, 116, 101, 115, 116]);
 
 describe('ModelGraphCache', () => {
@@ -27,6 +27,11 @@ describe('ModelGraphCache', () => {
     expect(await cache.get(key('f'))).toEqual(graph);
     expect(await cache.get(key('f', 'vae_decoder'))).toBeUndefined();
     expect(await cache.get({ ...key('f'), compute: 'float16' })).toBeUndefined();
+    // A graph over float16 copies lays its weights out otherwise than one over the file's own.
+    expect(await cache.get({ ...key('f'), weights: 'float16' })).toBeUndefined();
+    await cache.put({ ...key('f'), weights: 'float16' }, graph.slice(0, 6), 3);
+    expect(await cache.get({ ...key('f'), weights: 'float16' })).toEqual(graph.slice(0, 6));
+    expect(await cache.get(key('f'))).toEqual(graph);
     // A newer builder never reads an older one's graph.
     expect(await cache.get(key('f', 'unet', 2))).toBeUndefined();
     expect((await db.get('model_graphs', ['f', 'unet', 'float32', 1]))?.build_ms).toBe(12);

@@ -16,12 +16,14 @@ import { JobRepository } from '../../src/storage/jobs';
 import { ModelGraphCache } from '../../src/storage/model-graphs';
 import { ModelRepository } from '../../src/storage/models';
 import { openStudioDb } from '../../src/storage/schema';
-import { CHECKPOINT_BUILDER_VERSION, checkpointReader } from '../../workers/checkpoint-reader';
+import { planCheckpoint } from '../../src/registry/checkpoint/ldm-keys';
+import { inspectOnnx, sliceableBytes } from '../../src/registry/onnx-inspect';
+import { CHECKPOINT_BUILDER_VERSION, checkpointReader, checkpointWeightsFor } from '../../workers/checkpoint-reader';
 import { JobQueue } from '../../workers/job-queue';
 import { ModelsService } from '../../workers/models-service';
 import { OrtDiffusionProvider } from '../../workers/ort/diffusion-provider';
 import { probeModel } from '../../workers/ort/probe';
-import { ldmCheckpointBytes, ldmTensorSpecs, tinyLdmConfig } from '../fixtures/ldm-checkpoint';
+import { headerOf, ldmCheckpointBytes, ldmTensorSpecs, SD15, tinyLdmConfig } from '../fixtures/ldm-checkpoint';
 import * as st from '../fixtures/safetensors-builder';
 import { createBoxUpscaler } from '../helpers/test-upscaler';
 import { nodeOrt } from '../helpers/node-ort';
@@ -185,7 +187,7 @@ describe('the checkpoint reader', () => {
         return part;
       },
     } as unknown as Blob;
-    const read = checkpointReader(info, { readFile: async () => watched, compute: 'float32' });
+    const read = checkpointReader(info, { readFile: async () => watched, compute: 'float32', backend: 'wasm' });
     const unet = await read('unet/model.onnx');
     expect(unet!.byteLength).toBeGreaterThan(0);
     const data = await read('unet/model.onnx_data');
@@ -193,6 +195,59 @@ describe('the checkpoint reader', () => {
     expect(Math.max(...sizes)).toBeLessThan(bytes.byteLength / 2);
     expect(await read('scheduler/scheduler_config.json')).toBeDefined();
     expect(await read('nothing/here.json')).toBeUndefined();
+  });
+});
+
+describe("a float32 checkpoint's weights: as in the file, or float16 copies", () => {
+  const plan = (config: Parameters<typeof ldmTensorSpecs>[0], dtype: 'F16' | 'F32') => planCheckpoint(headerOf(ldmTensorSpecs(config, dtype)));
+
+  it('auto: float16 copies on WebGPU, and on WASM when float32 would not fit its 4 GB; never for float16 files; a choice wins', () => {
+    const fullF32 = plan(SD15, 'F32');
+    expect(checkpointWeightsFor('auto', 'wasm', fullF32)).toEqual({ weights: 'float16', reason: "its float32 weights (4.3 GB) would not leave room in WASM's 4 GB" });
+    expect(checkpointWeightsFor('auto', 'webgpu', fullF32).weights).toBe('float16');
+    expect(checkpointWeightsFor('auto', 'wasm', plan(SD15, 'F16'))).toEqual({ weights: 'checkpoint', reason: "the file's weights are float16 already" });
+    expect(checkpointWeightsFor('auto', 'webgpu', plan(SD15, 'F16')).weights).toBe('checkpoint');
+    const tinyF32 = plan(tinyLdmConfig('sd1'), 'F32');
+    expect(checkpointWeightsFor('auto', 'wasm', tinyF32).weights).toBe('checkpoint');
+    expect(checkpointWeightsFor('auto', 'webgpu', tinyF32).weights).toBe('float16');
+    expect(checkpointWeightsFor('checkpoint', 'wasm', fullF32)).toEqual({ weights: 'checkpoint', reason: 'chosen in the Models view' });
+    expect(checkpointWeightsFor('float16', 'wasm', tinyF32).weights).toBe('float16');
+  });
+
+  it('chosen in the Models view: the next load converts (and says so), caches that graph apart, and generates', async () => {
+    const s = setup();
+    const { outcome } = await importOne(s, 'wide.safetensors', tiny('sd2', 'F32'));
+    expect(outcome.model!.source!.weights).toBe('auto');
+    const info = await s.models.update(outcome.model!.name, { checkpoint_weights: 'float16' });
+    expect(info.source!.weights).toBe('float16');
+    const statuses: string[] = [];
+    const read = s.models.reader(info, { onStatus: (m) => statuses.push(m) });
+    const unet = await inspectOnnx(sliceableBytes((await read('unet/model.onnx'))!));
+    expect(unet.weightDtype).toBe('float16');
+    await read('unet/model.onnx_data');
+    expect(statuses).toEqual(['Building the UNet from the checkpoint…', "Converting the UNet's weights to float16…"]);
+    // The probe's float32-weight graphs and this one are kept side by side.
+    const rows = await (await s.db).getAll('model_graphs');
+    expect(rows.filter((r) => r.component === 'unet').map((r) => r.compute).sort()).toEqual(['float32', 'float32+float16-weights']);
+    expect((await s.repo.getModel(info.name))!.source!.build_ms).toHaveProperty(['unet/float32, float16 weights']);
+
+    const { result } = await generate(s.queue(s.provider()));
+    expect(result.success).toBe(true);
+    // Back to automatic: the choice is stored, the rest of the source record kept.
+    const reset = await s.registry.update(info.name, { checkpoint_weights: 'auto' });
+    expect(reset.source).toMatchObject({ weights: 'auto', built: info.source!.built });
+  }, 120_000);
+
+  it('refused for a model that is not a single-file checkpoint', async () => {
+    const s = setup();
+    const lora = st.fileFrom(
+      st.objectOf(st.entry('lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight', 'F16', [4, 32], [0, 256]), st.entry('lora_unet_down_blocks_0_attentions_0_proj_in.lora_up.weight', 'F16', [32, 4], [256, 512])),
+      new Uint8Array(512),
+    );
+    const { outcome } = await importOne(s, 'style.safetensors', lora);
+    await expect(s.models.update(outcome.model!.name, { checkpoint_weights: 'float16' })).rejects.toThrow(
+      "'style' is not a single-file checkpoint: only those can have their weights converted to float16",
+    );
   });
 });
 

@@ -102,6 +102,47 @@ describe('out of memory in a diffusion component', () => {
     expect((err.cause as Error).message).toContain('std::bad_alloc');
   });
 
+  it('a UNet built from a float32 checkpoint, running on WASM: the advice is the Models view float16 weights', async () => {
+    const unet = createUNetPort(nodeOrt(), unetSession(new Error('std::bad_alloc')), 'wasm', { dtype: 'float32', fromCheckpoint: true });
+    await expect(unet.run(zeros([2, 4, 64, 64]), 999, zeros([2, 77, 768]))).rejects.toThrow(
+      // The batch of 2 was tried one image at a time, and one image did not fit either.
+      "the UNet ran out of memory at 512×512 on WASM: WASM memory is limited to 4 GB: try a smaller size, set this checkpoint's weights to float16 in the Models view (half the memory), or use WebGPU if this browser has it",
+    );
+  });
+
+  it('on WASM a batch that does not fit runs one image at a time from then on (same result); one image that does not fit still fails', async () => {
+    const ort = nodeOrt();
+    const batches: number[] = [];
+    // Runs batches of 1 (out = 2·sample + timestep), runs out of memory on larger ones.
+    const session = {
+      inputMetadata: [spec('sample', 'float32', ['batch', 4, 'h', 'w']), spec('timestep', 'float32', ['batch']), spec('encoder_hidden_states', 'float32', ['batch', 77, 8])],
+      outputMetadata: [spec('out_sample', 'float32', [])],
+      inputNames: ['sample', 'timestep', 'encoder_hidden_states'],
+      outputNames: ['out_sample'],
+      async run(feeds: Record<string, import('onnxruntime-web').Tensor>) {
+        const x = feeds.sample;
+        batches.push(x.dims[0]);
+        if (x.dims[0] > 1) throw new Error("failed to call OrtRun(). ERROR_CODE: 6, ERROR_MESSAGE: std::bad_alloc");
+        const t = (feeds.timestep.data as Float32Array)[0];
+        return { out_sample: new ort.Tensor('float32', Float32Array.from(x.data as Float32Array, (v) => 2 * v + t), [...x.dims]) };
+      },
+      async release() {},
+    } as unknown as OrtSession;
+    const unet = createUNetPort(ort, session, 'wasm', { dtype: 'float16', fromCheckpoint: true });
+    const sample = { data: Float32Array.from({ length: 2 * 4 * 2 * 2 }, (_, i) => i), dims: [2, 4, 2, 2] };
+    const context = zeros([2, 77, 8]);
+    const out = await unet.run(sample, 3, context);
+    expect(out.dims).toEqual([2, 4, 2, 2]);
+    expect(Array.from(out.data)).toEqual(Array.from(sample.data, (v) => 2 * v + 3));
+    expect(batches).toEqual([2, 1, 1]);
+    // The next step does not try the batch again.
+    await unet.run(sample, 5, context);
+    expect(batches).toEqual([2, 1, 1, 1, 1]);
+    // On WebGPU the failure is the user's to act on (a smaller size, WASM): no silent retry.
+    const gpu = createUNetPort(ort, session, 'webgpu');
+    await expect(gpu.run(sample, 3, context)).rejects.toThrow('the UNet ran out of memory at 16×16 (batch of 2) on WebGPU');
+  });
+
   it('the VAE decoder and encoder on WASM: the size, and no advice to switch to WASM', async () => {
     const webgpuOom = new Error('WebGPU device error(2): Out of memory');
     const decoder = createVaeDecoderPort(nodeOrt(), failingSession([spec('latent_sample', 'float32', ['b', 4, 'h', 'w'])], ['sample'], webgpuOom), 'wasm');
@@ -134,10 +175,26 @@ describe('other runtime errors of a component', () => {
 
   it('out of memory while loading weights that are float16 already: no "use a float16 export" advice', () => {
     const oom = new Error("Can't create a session. ERROR_CODE: 6, ERROR_MESSAGE: std::bad_alloc");
-    expect(componentError(oom, 'UNet', 'wasm', 'while loading (1.72 GB)', 'float16').message).toBe(
+    expect(componentError(oom, 'UNet', 'wasm', 'while loading (1.72 GB)', { dtype: 'float16' }).message).toBe(
       'the UNet ran out of memory while loading (1.72 GB) on WASM: its weights are float16 already and WASM memory is limited to 4 GB: use WebGPU if this browser has it, or a smaller (int8 weight-only) export',
     );
-    expect(componentError(oom, 'UNet', 'wasm', 'while loading (3.44 GB)', 'float32').message).toMatch(/a float16 export of the model is half the size/);
+    expect(componentError(oom, 'UNet', 'wasm', 'while loading (3.44 GB)', { dtype: 'float32' }).message).toMatch(/a float16 export of the model is half the size/);
+  });
+
+  it("a float32 checkpoint the studio built: the advice is the Models view's float16 weights, never an export to make", () => {
+    const oom = new Error("Can't create a session. ERROR_CODE: 6, ERROR_MESSAGE: std::bad_alloc");
+    const built = { dtype: 'float32', fromCheckpoint: true };
+    expect(componentError(oom, 'UNet', 'wasm', 'while loading (3.44 GB)', built).message).toBe(
+      "the UNet ran out of memory while loading (3.44 GB) on WASM: its weights are float32 and WASM memory is limited to 4 GB: set this checkpoint's weights to float16 in the Models view (half the memory), or use WebGPU if this browser has it",
+    );
+    expect(componentError(new RangeError('Array buffer allocation failed'), 'UNet', 'wasm', 'at 512×512', built).message).toBe(
+      "the UNet ran out of memory at 512×512 on WASM: WASM memory is limited to 4 GB: try a smaller size, set this checkpoint's weights to float16 in the Models view (half the memory), or use WebGPU if this browser has it",
+    );
+    expect(componentError(oom, 'UNet', 'webgpu', 'while loading (3.44 GB)', built).message).toMatch(/set this checkpoint's weights to float16 in the Models view/);
+    // Half weights while running: a smaller size or the GPU, not "float16".
+    expect(componentError(oom, 'UNet', 'wasm', 'at 768×768', { dtype: 'float16', fromCheckpoint: true }).message).toBe(
+      'the UNet ran out of memory at 768×768 on WASM: try a smaller size, or WebGPU if this browser has it (WASM memory is limited to 4 GB)',
+    );
   });
 
   it('are left alone when they already name the component', () => {

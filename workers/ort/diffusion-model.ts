@@ -18,6 +18,7 @@ import {
   createVaeEncoderPort,
   ModelSignatureError,
   type ComponentName,
+  type WeightsNote,
 } from './diffusion-ports';
 import type { Ort, OrtSession } from './types';
 
@@ -56,9 +57,14 @@ export function graphOptimizationFor(
   return backend === 'wasm' && castsHalfWeights ? 'disabled' : 'all';
 }
 
-async function openSession(ort: Ort, read: FolderReader, dir: string, backend: Backend): Promise<OrtSession | undefined> {
+interface OpenedSession {
+  session: OrtSession;
+  weights: WeightsNote;
+}
+
+async function openSession(ort: Ort, read: FolderReader, dir: string, backend: Backend): Promise<OpenedSession | undefined> {
   let bytes = 0;
-  let weights: string | undefined;
+  let weights: WeightsNote | undefined;
   try {
     const model = await read(`${dir}/model.onnx`);
     if (!model) return undefined;
@@ -66,7 +72,7 @@ async function openSession(ort: Ort, read: FolderReader, dir: string, backend: B
     // The external-data files its initializers name (`model.onnx_data`, or the parts of a
     // checkpoint seen as a folder: `model.onnx_data.0`, …), read without decoding the weights.
     const info = await inspectOnnx(sliceableBytes(model));
-    weights = info.weightDtype;
+    weights = { dtype: info.weightDtype, fromCheckpoint: info.producer.name === BUILDER_PRODUCER };
     const externalData: Array<{ path: string; data: Uint8Array }> = [];
     for (const location of info.externalData.map((e) => e.location)) {
       const data = await read(`${dir}/${location.replace(/^\.\//, '')}`);
@@ -74,11 +80,12 @@ async function openSession(ort: Ort, read: FolderReader, dir: string, backend: B
       externalData.push({ path: location, data });
       bytes += data.byteLength;
     }
-    return await ort.InferenceSession.create(model, {
+    const session = await ort.InferenceSession.create(model, {
       executionProviders: [backend],
       graphOptimizationLevel: graphOptimizationFor(backend, info),
       ...(externalData.length ? { externalData } : {}),
     });
+    return { session, weights };
   } catch (err) {
     // Reading the files can run out of memory too (a multi-GB UNet), before its size is known.
     throw componentError(err, COMPONENTS[dir], backend, bytes ? `while loading (${formatBytes(bytes)})` : 'while loading', weights);
@@ -100,14 +107,14 @@ export async function loadDiffusionModel(ort: Ort, read: FolderReader, backend: 
   const open = async (dir: string, required: boolean) => {
     const s = await openSession(ort, read, dir, backend);
     if (!s && required) throw new ModelSignatureError(`the model folder has no ${dir}/model.onnx`);
-    if (s) sessions.push(s);
+    if (s) sessions.push(s.session);
     return s;
   };
   try {
-    const textEncoder = (await open('text_encoder', true))!;
-    const unet = (await open('unet', true))!;
-    const vaeDecoder = (await open('vae_decoder', true))!;
-    const vaeEncoder = await open('vae_encoder', false);
+    const { session: textEncoder, weights: textWeights } = (await open('text_encoder', true))!;
+    const { session: unet, weights: unetWeights } = (await open('unet', true))!;
+    const { session: vaeDecoder, weights: decoderWeights } = (await open('vae_decoder', true))!;
+    const encoder = await open('vae_encoder', false);
 
     const hiddenMeta = textEncoder.outputMetadata.find((m) => m.name === 'last_hidden_state') ?? textEncoder.outputMetadata[0];
     const hiddenSize = hiddenMeta?.isTensor && typeof hiddenMeta.shape[2] === 'number' ? hiddenMeta.shape[2] : 768;
@@ -124,10 +131,10 @@ export async function loadDiffusionModel(ort: Ort, read: FolderReader, backend: 
     const schedulerConfig = schedulerText ? (JSON.parse(schedulerText) as Record<string, unknown>) : undefined;
 
     return {
-      textEncoder: createTextEncoderPort(ort, textEncoder, hiddenSize, backend),
-      unet: createUNetPort(ort, unet, backend),
-      vaeDecoder: createVaeDecoderPort(ort, vaeDecoder, backend),
-      vaeEncoder: vaeEncoder ? createVaeEncoderPort(ort, vaeEncoder, backend) : undefined,
+      textEncoder: createTextEncoderPort(ort, textEncoder, hiddenSize, backend, textWeights),
+      unet: createUNetPort(ort, unet, backend, unetWeights),
+      vaeDecoder: createVaeDecoderPort(ort, vaeDecoder, backend, decoderWeights),
+      vaeEncoder: encoder ? createVaeEncoderPort(ort, encoder.session, backend, encoder.weights) : undefined,
       tokenizer,
       schedulerConfig,
       family,

@@ -5,6 +5,7 @@
  */
 import type { TextEncoderPort, UNetPort, VaeDecoderPort, VaeEncoderPort } from '../../src/pipeline/ports';
 import type { Tensor } from '../../src/pipeline/tensor';
+import { concatBatch, sliceBatch } from '../../src/pipeline/diffusion/latents';
 import { fromFloat16Array, toFloat16Array } from '../../src/pipeline/float16';
 import type { Backend } from '../../src/protocol/schemas';
 import type { Ort, OrtSession } from './types';
@@ -36,25 +37,53 @@ export function isOutOfMemory(err: unknown): boolean {
 
 const BACKEND_NAMES: Record<Backend, string> = { webgpu: 'WebGPU', wasm: 'WASM' };
 
+/** What a component's weights are, for advice when it runs out of memory. */
+export interface WeightsNote {
+  /** float32, float16, int8, … (the dominant initializer dtype); unknown when absent. */
+  dtype?: string;
+  /** Built by the studio from a single-file checkpoint: its weights can be made float16 in the Models view. */
+  fromCheckpoint?: boolean;
+}
+
+const HALF_OR_LESS = new Set(['float16', 'int8', 'uint8', 'int4', 'uint4']);
+const TO_FLOAT16 = "set this checkpoint's weights to float16 in the Models view (half the memory)";
+
+/**
+ * What to try after running out of memory: a pure decision from where (backend; loading or
+ * running at a size) and what the weights are. Never "use float16" for weights that are half
+ * already; for a checkpoint the studio built, the Models view's float16 weights rather than an
+ * export the person would have to make.
+ */
+export function outOfMemoryAdvice(backend: Backend | undefined, loading: boolean, weights: WeightsNote = {}): string {
+  const float32 = weights.dtype === 'float32';
+  const half = weights.dtype !== undefined && HALF_OR_LESS.has(weights.dtype);
+  if (backend === 'wasm') {
+    if (loading) {
+      if (half) return `its weights are ${weights.dtype} already and WASM memory is limited to 4 GB: use WebGPU if this browser has it, or a smaller (int8 weight-only) export`;
+      if (float32 && weights.fromCheckpoint) return `its weights are float32 and WASM memory is limited to 4 GB: ${TO_FLOAT16}, or use WebGPU if this browser has it`;
+      return 'a float16 export of the model is half the size (WASM memory is limited to 4 GB)';
+    }
+    if (float32 && weights.fromCheckpoint) return `WASM memory is limited to 4 GB: try a smaller size, ${TO_FLOAT16}, or use WebGPU if this browser has it`;
+    if (half) return 'try a smaller size, or WebGPU if this browser has it (WASM memory is limited to 4 GB)';
+    return 'try a smaller size (WASM memory is limited to 4 GB)';
+  }
+  if (loading) {
+    if (float32 && weights.fromCheckpoint) return `${TO_FLOAT16}, or use the WASM backend (?backend=wasm)`;
+    if (half) return `its weights are ${weights.dtype} already: use the WASM backend (?backend=wasm), or a GPU with more memory`;
+    return 'use a float16 export of the model, or the WASM backend (?backend=wasm)';
+  }
+  return 'try a smaller size or the WASM backend (?backend=wasm)';
+}
+
 /**
  * A runtime failure of a diffusion component, said in the user's terms. Out of memory names the
  * component, what it was working on (`at 768×768`, `while loading 1.7 GB`) and what to try;
  * any other error passes through, its message prefixed with the component unless it names it.
  */
-export function componentError(err: unknown, component: ComponentName, backend: Backend | undefined, what: string, weights?: string): Error {
+export function componentError(err: unknown, component: ComponentName, backend: Backend | undefined, what: string, weights?: WeightsNote): Error {
   if (isOutOfMemory(err)) {
     const on = backend ? ` on ${BACKEND_NAMES[backend]}` : '';
-    const advice =
-      backend === 'wasm'
-        ? what.startsWith('while loading')
-          ? weights === 'float16' || weights === 'int8' || weights === 'uint8'
-            ? // Halving is no advice for weights that are already half (or less).
-              `its weights are ${weights} already and WASM memory is limited to 4 GB: use WebGPU if this browser has it, or a smaller (int8 weight-only) export`
-            : 'a float16 export of the model is half the size (WASM memory is limited to 4 GB)'
-          : 'try a smaller size (WASM memory is limited to 4 GB)'
-        : what.startsWith('while loading')
-          ? 'use a float16 export of the model, or the WASM backend (?backend=wasm)'
-          : 'try a smaller size or the WASM backend (?backend=wasm)';
+    const advice = outOfMemoryAdvice(backend, what.startsWith('while loading'), weights);
     return new Error(`the ${component} ran out of memory ${what}${on}: ${advice}`, { cause: err });
   }
   if (!(err instanceof Error)) return new Error(`${component}: ${String(err)}`, { cause: err });
@@ -66,11 +95,11 @@ export function componentError(err: unknown, component: ComponentName, backend: 
 }
 
 /** Runs `fn`, turning its failure into a componentError. */
-async function guarded<T>(component: ComponentName, backend: Backend | undefined, what: () => string, fn: () => Promise<T>): Promise<T> {
+async function guarded<T>(component: ComponentName, on: { backend?: Backend; weights?: WeightsNote }, what: () => string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    throw componentError(err, component, backend, what());
+    throw componentError(err, component, on.backend, what(), on.weights);
   }
 }
 
@@ -187,13 +216,13 @@ export class ConditioningCache {
   }
 }
 
-export function createTextEncoderPort(ort: Ort, session: OrtSession, hiddenSize: number, backend?: Backend): TextEncoderPort {
+export function createTextEncoderPort(ort: Ort, session: OrtSession, hiddenSize: number, backend?: Backend, weights?: WeightsNote): TextEncoderPort {
   const ids = findInput(session, ['input_ids'], 'text encoder');
   return {
     sequenceLength: fixed(ids.shape[1]),
     hiddenSize,
     run: (values: Int32Array, dims: readonly [number, number]): Promise<Tensor> =>
-      guarded('text encoder', backend, () => `at ${dims[0]}×${dims[1]} tokens`, async () => {
+      guarded('text encoder', { backend, weights }, () => `at ${dims[0]}×${dims[1]} tokens`, async () => {
         const tensor =
           ids.type === 'int64'
             ? new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), [...dims])
@@ -211,7 +240,7 @@ export function createTextEncoderPort(ort: Ort, session: OrtSession, hiddenSize:
   };
 }
 
-export function createUNetPort(ort: Ort, session: OrtSession, backend?: Backend): UNetPort & { conditioning: ConditioningCache } {
+export function createUNetPort(ort: Ort, session: OrtSession, backend?: Backend, weights?: WeightsNote): UNetPort & { conditioning: ConditioningCache } {
   const sample = findInput(session, ['sample'], 'UNet');
   const timestep = findInput(session, ['timestep'], 'UNet');
   const hidden = findInput(session, ['encoder_hidden_states'], 'UNet');
@@ -222,6 +251,38 @@ export function createUNetPort(ort: Ort, session: OrtSession, backend?: Backend)
   const h = fixed(sample.shape[2]);
   const w = fixed(sample.shape[3]);
   const conditioning = new ConditioningCache(ort, hidden, backend);
+
+  const runBatch = async (x: Tensor, t: number, ehs: Tensor): Promise<Tensor> => {
+    const batch = x.dims[0];
+    // `[]`, `[1]` or `[batch]`, as the export declares.
+    const tDims = timestep.shape.length === 0 ? [] : fixed(timestep.shape[0]) === 1 ? [1] : [batch];
+    const count = tDims.length === 0 ? 1 : tDims[0];
+    let tTensor: OrtTensor;
+    if (timestep.type === 'int64') tTensor = new ort.Tensor('int64', new BigInt64Array(count).fill(BigInt(Math.round(t))), tDims);
+    else if (timestep.type === 'float16') tTensor = new ort.Tensor('float16', toFloat16Array(new Float32Array(count).fill(t)), tDims);
+    else if (timestep.type === 'float32') tTensor = new ort.Tensor('float32', new Float32Array(count).fill(t), tDims);
+    else throw new ModelSignatureError(`UNet 'timestep' is ${timestep.type}; expected int64, float32 or float16`);
+    const ehsTensor = await conditioning.get(ehs);
+    return runOne(session, { [sample.name]: floatTensor(ort, sample, x), [timestep.name]: tTensor, [hidden.name]: ehsTensor }, 'UNet', ehsTensor);
+  };
+
+  // WASM's 4 GB may hold a full-size UNet's weights and one image's activations but not two
+  // (classifier-free guidance runs the unconditional and the conditional image as a batch of 2;
+  // measured: SD 1.5 at 512² on WASM). Then the batch runs one image at a time from that step
+  // on — the same result, at the same total cost — instead of failing the job.
+  let oneAtATime = false;
+  const slices = new WeakMap<Tensor, Tensor[]>();
+  const sliceOf = (t: Tensor, i: number) => {
+    let list = slices.get(t);
+    if (!list) slices.set(t, (list = []));
+    return (list[i] ??= sliceBatch(t, i, i + 1));
+  };
+  const runEach = async (x: Tensor, t: number, ehs: Tensor) => {
+    const out: Tensor[] = [];
+    for (let i = 0; i < x.dims[0]; i++) out.push(await runBatch(sliceBatch(x, i, i + 1), t, sliceOf(ehs, i)));
+    return concatBatch(out);
+  };
+
   return {
     conditioning,
     inChannels: (channels ?? 4) as 4 | 9,
@@ -229,37 +290,35 @@ export function createUNetPort(ort: Ort, session: OrtSession, backend?: Backend)
     sequenceLength: fixed(hidden.shape[1]),
     latentSize: h !== null && w !== null ? [h, w] : null,
     run: (x: Tensor, t: number, ehs: Tensor): Promise<Tensor> =>
-      guarded('UNet', backend, () => atSize(x.dims[3] * 8, x.dims[2] * 8, x.dims[0]), async () => {
-        const batch = x.dims[0];
-        // `[]`, `[1]` or `[batch]`, as the export declares.
-        const tDims = timestep.shape.length === 0 ? [] : fixed(timestep.shape[0]) === 1 ? [1] : [batch];
-        const count = tDims.length === 0 ? 1 : tDims[0];
-        let tTensor: OrtTensor;
-        if (timestep.type === 'int64') tTensor = new ort.Tensor('int64', new BigInt64Array(count).fill(BigInt(Math.round(t))), tDims);
-        else if (timestep.type === 'float16') tTensor = new ort.Tensor('float16', toFloat16Array(new Float32Array(count).fill(t)), tDims);
-        else if (timestep.type === 'float32') tTensor = new ort.Tensor('float32', new Float32Array(count).fill(t), tDims);
-        else throw new ModelSignatureError(`UNet 'timestep' is ${timestep.type}; expected int64, float32 or float16`);
-        const ehsTensor = await conditioning.get(ehs);
-        return runOne(session, { [sample.name]: floatTensor(ort, sample, x), [timestep.name]: tTensor, [hidden.name]: ehsTensor }, 'UNet', ehsTensor);
+      guarded('UNet', { backend, weights }, () => atSize(x.dims[3] * 8, x.dims[2] * 8, oneAtATime ? 1 : x.dims[0]), async () => {
+        if (x.dims[0] === 1) return runBatch(x, t, ehs);
+        if (oneAtATime) return runEach(x, t, ehs);
+        try {
+          return await runBatch(x, t, ehs);
+        } catch (err) {
+          if (backend !== 'wasm' || !isOutOfMemory(err)) throw err;
+          oneAtATime = true;
+          return runEach(x, t, ehs);
+        }
       }),
   };
 }
 
-export function createVaeDecoderPort(ort: Ort, session: OrtSession, backend?: Backend): VaeDecoderPort {
+export function createVaeDecoderPort(ort: Ort, session: OrtSession, backend?: Backend, weights?: WeightsNote): VaeDecoderPort {
   const input = findInput(session, ['latent_sample'], 'VAE decoder');
   return {
     run: (latents) =>
-      guarded('VAE decoder', backend, () => atSize(latents.dims[3] * 8, latents.dims[2] * 8, latents.dims[0]), () =>
+      guarded('VAE decoder', { backend, weights }, () => atSize(latents.dims[3] * 8, latents.dims[2] * 8, latents.dims[0]), () =>
         runOne(session, { [input.name]: floatTensor(ort, input, latents) }, 'VAE decoder'),
       ),
   };
 }
 
-export function createVaeEncoderPort(ort: Ort, session: OrtSession, backend?: Backend): VaeEncoderPort {
+export function createVaeEncoderPort(ort: Ort, session: OrtSession, backend?: Backend, weights?: WeightsNote): VaeEncoderPort {
   const input = findInput(session, ['sample'], 'VAE encoder');
   return {
     run: (image: Tensor): Promise<Tensor> =>
-      guarded('VAE encoder', backend, () => atSize(image.dims[3], image.dims[2], image.dims[0]), async () => {
+      guarded('VAE encoder', { backend, weights }, () => atSize(image.dims[3], image.dims[2], image.dims[0]), async () => {
         const out = await runOne(session, { [input.name]: floatTensor(ort, input, image) }, 'VAE encoder');
         const [b, c, h, w] = out.dims;
         if (c === 4) return out;

@@ -44,8 +44,14 @@ function componentHashes(info: ModelInfo): Record<string, string> {
   return Object.fromEntries(info.components.filter((c) => c.sha256).map((c) => [c.role, c.sha256]));
 }
 
+/** What a loaded model's sessions depend on: its name, and a checkpoint's weights choice (changing it in the Models view loads it again). */
+function loadKey(info: ModelInfo): string {
+  return JSON.stringify([info.name, info.source?.weights ?? null]);
+}
+
 export class OrtDiffusionProvider implements DiffusionProvider {
-  private current: { name: string; loaded: Promise<LoadedDiffusionModel> } | null = null;
+  /** The loaded model, keyed by what its sessions were made from (loadKey). */
+  private current: { key: string; loaded: Promise<LoadedDiffusionModel> } | null = null;
 
   constructor(private readonly deps: DiffusionProviderDeps) {}
 
@@ -65,10 +71,10 @@ export class OrtDiffusionProvider implements DiffusionProvider {
         `'${info.name}' is a float16 model and this GPU has no shader-f16 support: use a float32 export of it, or the WASM backend (?backend=wasm)`,
       );
     }
-    if (this.current?.name !== info.name) {
+    if (this.current?.key !== loadKey(info)) {
       await this.release();
       const loaded = loadDiffusionModel(ort, this.deps.reader(info, { onStatus: options.onStatus }), backend);
-      this.current = { name: info.name, loaded };
+      this.current = { key: loadKey(info), loaded };
       loaded.catch(() => {
         if (this.current?.loaded === loaded) this.current = null;
       });

@@ -15,7 +15,7 @@ import { checkpointFolder } from '../../../src/registry/checkpoint/virtual-folde
 import { inspectOnnx, sliceableBytes } from '../../../src/registry/onnx-inspect';
 import { readSafetensorsHeader } from '../../../src/registry/safetensors';
 import { loadDiffusionModel, type FolderReader } from '../../../workers/ort/diffusion-model';
-import { ldmCheckpointBytes, ldmTensorSpecs, tinyLdmConfig } from '../../fixtures/ldm-checkpoint';
+import { headerOf, ldmCheckpointBytes, ldmTensorSpecs, SD15, tinyLdmConfig } from '../../fixtures/ldm-checkpoint';
 import { nodeOrt } from '../../helpers/node-ort';
 
 /** A tiny checkpoint in memory: its plan and its bytes as the readers see them. */
@@ -89,6 +89,23 @@ describe('checkpointFolder', () => {
     expect(await folder.read('vae/config.json')).toBeUndefined();
   });
 
+  it("full-size SD 1.5: the VAE decoder's parts skip the encoder's bytes (its post_quant_conv is stored after them)", () => {
+    // Laid out as the safetensors library writes a file: tensors in name order (within a dtype).
+    const specs = ldmTensorSpecs(SD15, 'F16').sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const plan = planCheckpoint(headerOf(specs));
+    const lengths = new Map<string, number>();
+    const folder = checkpointFolder(plan, { dataOffset: 0, read: async (begin, end) => (lengths.set(`${begin}`, end - begin), new Uint8Array(0)) });
+    const decoderParts = folder.paths().filter((p) => p.startsWith(`vae_decoder/${DATA_FILE}`));
+    expect(decoderParts).toEqual([`vae_decoder/${DATA_FILE}.0`, `vae_decoder/${DATA_FILE}.1`]);
+    const weightBytes = (c: keyof CheckpointPlan['weights']) => [...plan.weights[c].values()].reduce((n, r) => n + r.end - r.begin, 0);
+    // Only the decoder's own weights are read: nothing of the encoder's 68 MB rides along.
+    return Promise.all(decoderParts.map((p) => folder.read(p))).then(() => {
+      const read = [...lengths.values()].reduce((a, b) => a + b, 0);
+      expect(read).toBeLessThan(weightBytes('vae_decoder') + 1024 ** 2);
+      expect(read).toBeGreaterThanOrEqual(weightBytes('vae_decoder'));
+    });
+  });
+
   it('builds each graph once, reads no weight until a part is asked for, and hands out copies', async () => {
     const { plan, source, reads } = await checkpoint('sd2', 'F32');
     const folder = checkpointFolder(plan, source);
@@ -114,6 +131,48 @@ describe('checkpointFolder', () => {
       expect(info.weightDtype).toBe('float16');
       expect(info.inputs.find((i) => i.name === 'sample')!.type).toBe(compute);
     }
+  });
+
+  it("weights: 'float16' holds a float32 checkpoint's weights as float16 copies (half the bytes) and computes what its float16 file computes", async () => {
+    const wide = await checkpoint('sd2', 'F32');
+    const half = await checkpoint('sd2', 'F16');
+    const converted = checkpointFolder(wide.plan, wide.source, { weights: 'float16' });
+    expect(converted.converts('unet')).toBe(true);
+    const info = await inspectOnnx(sliceableBytes((await converted.read('unet/model.onnx'))!));
+    expect(info.weightDtype).toBe('float16');
+    expect(info.inputs.find((i) => i.name === 'sample')!.type).toBe('float32');
+    // Nothing is read until a part is asked for; then the parts hold half the file's bytes.
+    expect(wide.reads).toEqual([]);
+    const partBytes = async (folder: ReturnType<typeof checkpointFolder>) => {
+      let n = 0;
+      for (const p of folder.paths().filter((p) => p.startsWith(`unet/${DATA_FILE}`))) n += (await folder.read(p))!.byteLength;
+      return n;
+    };
+    const wideBytes = await partBytes(checkpointFolder(wide.plan, wide.source));
+    expect(await partBytes(converted)).toBeLessThan(wideBytes * 0.55);
+
+    const unetOut = async (read: FolderReader) => {
+      const model = await loadDiffusionModel(nodeOrt(), read, 'wasm');
+      try {
+        const sample = { data: Float32Array.from({ length: 4 * 8 * 8 }, (_, i) => Math.sin(i * 0.37)), dims: [1, 4, 8, 8] };
+        const context = { data: Float32Array.from({ length: 77 * 32 }, (_, i) => Math.cos(i * 0.11)), dims: [1, 77, 32] };
+        return (await model.unet.run(sample, 500, context)).data;
+      } finally {
+        await model.release();
+      }
+    };
+    // The float16 file holds the same random values rounded once to float16 (the converted copy
+    // rounds the float32 value: a rare double-rounding tie may differ in the last bit).
+    const fromCopies = await unetOut(converted.read);
+    const fromHalfFile = await unetOut(checkpointFolder(half.plan, half.source).read);
+    const fromFloat32 = await unetOut(checkpointFolder(wide.plan, wide.source).read);
+    const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+    expect(maxDiff(fromCopies, fromHalfFile)).toBeLessThan(1e-4);
+    // …and is not simply the float32 model (the rounding shows).
+    expect(maxDiff(fromCopies, fromFloat32)).toBeGreaterThan(maxDiff(fromCopies, fromHalfFile));
+
+    // A float16 file is never copied: its parts stay byte ranges of the file.
+    expect(checkpointFolder(half.plan, half.source, { weights: 'float16' }).converts('unet')).toBe(false);
   });
 
   it('a UNet split into many parts computes exactly what the one-part UNet computes', async () => {

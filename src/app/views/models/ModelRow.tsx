@@ -3,6 +3,7 @@ import type { FamilySettings, ModelInfo } from '../../../protocol/models';
 import { formatBytes, plainError } from '../../format';
 import type { ModelsStore } from '../../stores/models';
 import { validFamily } from '../../stores/models';
+import { CheckpointWeightsField, hasWideWeights } from './CheckpointWeightsField';
 import { ComponentList, dtypesOf, modelComponents } from './ComponentList';
 import { FamilyFields, familySummary } from './FamilyFields';
 import { InlineEdit } from './InlineEdit';
@@ -67,6 +68,9 @@ export function ModelRow(props: RowProps) {
       <td>
         <Show when={m().model_type === 'checkpoint'} fallback={<RunnerInfo model={m()} />}>
           <FamilyCell model={m()} store={props.store} />
+          <Show when={hasWideWeights(m())}>
+            <CheckpointWeightsField model={m()} store={props.store} />
+          </Show>
         </Show>
       </td>
       <td>

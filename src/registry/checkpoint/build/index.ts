@@ -4,4 +4,4 @@ export { fileLocation, type ComputeType, type ExternalRange, type WeightLocation
 export { buildTextEncoder, type TextEncoderOptions } from './text-encoder';
 export { buildUnet, type UnetOptions } from './unet';
 export { buildVaeDecoder, buildVaeEncoder } from './vae';
-export { MAX_PART_BYTES, PACK_ALIGNMENT, planExternalParts, type ExternalPart, type ExternalPartsPlan } from './external-parts';
+export { MAX_PART_BYTES, MAX_PART_GAP_BYTES, PACK_ALIGNMENT, planExternalParts, type ExternalPart, type ExternalPartsPlan } from './external-parts';

@@ -25,6 +25,17 @@ describe('planExternalParts', () => {
     expect(() => planExternalParts(refs, { location: 'w', dataOffset: 0, maxBytes: 50 })).toThrow(/larger than one external-data part/);
   });
 
+  it("starts a new part where other tensors' bytes lie between two of its own (the VAE decoder's post_quant_conv after the encoder)", () => {
+    const ref = (key: string, begin: number, end: number) => ({ key, dtype: 'F32' as const, shape: [(end - begin) / 4], begin, end });
+    const decoder = [ref('decoder.conv_in', 0, 100), ref('decoder.conv_out', 100, 200), ref('post_quant_conv', 5_000, 5_040)];
+    expect(planExternalParts(decoder, { location: 'w', dataOffset: 0, maxGap: 1000 }).parts).toEqual([
+      { location: 'w.0', begin: 0, end: 200 },
+      { location: 'w.1', begin: 5_000, end: 5_040 },
+    ]);
+    // A small gap (alignment, an ignored buffer) stays inside the part.
+    expect(planExternalParts(decoder, { location: 'w', dataOffset: 0, maxGap: 4_800 }).parts).toEqual([{ location: 'w', begin: 0, end: 5_040 }]);
+  });
+
   it('a model built over several parts runs as over the whole file', async () => {
     const { plan, files } = tinyCheckpoint({ seed: 3 });
     const ck = files.vae_encoder;
