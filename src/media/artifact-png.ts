@@ -6,7 +6,23 @@
  */
 import { DETAILER_TARGETS, SCHEDULER_NAMES, type DetailerTarget, type SchedulerName } from '../protocol/pipeline-config';
 import type { ArtifactMetadata, DetailerMetadata } from '../protocol/stage-results';
-import { adetailerParams, formatInfotext, samplerToA1111, type AdetailerTab } from './infotext';
+import { adetailerParams, formatInfotext, formatNameHashes, samplerToA1111, type AdetailerTab } from './infotext';
+
+/**
+ * A1111's `Lora hashes` and `TI hashes` for the LoRAs and embeddings a stage used (the stage
+ * records them as `{name: short hash}`); nothing when it used none.
+ */
+function networkHashes(metadata: ArtifactMetadata): Record<string, string> {
+  const out: Record<string, string> = {};
+  const fields = metadata as { lora_hashes?: unknown; ti_hashes?: unknown };
+  const hashes = (value: unknown) =>
+    Object.fromEntries(Object.entries(value !== null && typeof value === 'object' ? value : {}).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  const loras = hashes(fields.lora_hashes);
+  const embeddings = hashes(fields.ti_hashes);
+  if (Object.keys(loras).length) out['Lora hashes'] = formatNameHashes(loras);
+  if (Object.keys(embeddings).length) out['TI hashes'] = formatNameHashes(embeddings);
+  return out;
+}
 
 /**
  * Parameters travel with the image: our JSON (the stage's metadata, and the whole job) always,
@@ -37,6 +53,7 @@ function a1111Infotext(metadata: ArtifactMetadata): string | null {
     extra['Hires upscale'] = refined.high_res_fix.scale;
     extra['Hires upscaler'] = refined.high_res_fix.upscaler === 'latent' ? 'Latent' : refined.high_res_fix.upscaler;
   }
+  Object.assign(extra, networkHashes(metadata));
   const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
   // The final size (a refiner's after a hires fix), as A1111 writes it.
   const [width, height] = metadata.output_size;
@@ -151,6 +168,7 @@ function detailerInfotext(metadata: DetailerArtifact): string {
   } else {
     extra = { 'Mask blur': metadata.mask_blur };
   }
+  Object.assign(extra, networkHashes(metadata));
   return formatInfotext({
     prompt,
     negative_prompt: negative,

@@ -30,6 +30,10 @@ export interface ImportedGenerationParams {
   strength?: number;
   model?: string;
   model_hash?: string;
+  /** `Lora hashes`: each LoRA the prompt's tags used, by name, with its A1111 (addnet) short hash. */
+  lora_hashes?: Record<string, string>;
+  /** `TI hashes`: each embedding the prompts used, by name, with its short hash. */
+  ti_hashes?: Record<string, string>;
   /** Everything else the image holds, as text, so nothing is lost on the way through. */
   extra: Record<string, string>;
   /** What was in the file but could not be used here (unknown sampler, unreadable number, …). */
@@ -214,6 +218,28 @@ export function parseInfotext(text: string): ParsedInfotext {
   return { prompt: prompt.join('\n'), negative_prompt: negative.join('\n'), params: { ...params } };
 }
 
+/**
+ * A1111's `Lora hashes` / `TI hashes` value: `name: hash, name: hash`. A1111 drops `:` and `,`
+ * from the names so that the list splits back; so does this.
+ */
+export function formatNameHashes(hashes: Readonly<Record<string, string>>): string {
+  return Object.entries(hashes)
+    .map(([name, hash]) => `${name.replace(/[:,]/g, '')}: ${hash}`)
+    .join(', ');
+}
+
+/** The pairs of a `Lora hashes` / `TI hashes` value; an entry without `name: hash` is skipped. */
+export function parseNameHashes(text: string): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  for (const entry of text.split(',')) {
+    const at = entry.lastIndexOf(':');
+    const name = entry.slice(0, at).trim();
+    const hash = entry.slice(at + 1).trim();
+    if (at > 0 && name && /^[0-9a-f]+$/i.test(hash)) setOwn(out, name, hash.toLowerCase());
+  }
+  return { ...out };
+}
+
 /** Keys toGenerationParams turns into fields; every other key goes to `extra` unchanged. */
 const USED_KEYS = new Set(['Steps', 'Sampler', 'Schedule type', 'CFG scale', 'Seed', 'Size', 'Model', 'Model hash', 'Denoising strength']);
 
@@ -274,6 +300,8 @@ export function toGenerationParams(parsed: ParsedInfotext): ImportedGenerationPa
   }
   if (has('Model')) out.model = params.Model;
   if (has('Model hash')) out.model_hash = params['Model hash'];
+  if (has('Lora hashes')) out.lora_hashes = parseNameHashes(params['Lora hashes']);
+  if (has('TI hashes')) out.ti_hashes = parseNameHashes(params['TI hashes']);
   return out;
 }
 

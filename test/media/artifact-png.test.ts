@@ -43,4 +43,20 @@ describe('textChunks (what a PNG of ours carries)', () => {
     expect(parsed.params['Denoising strength']).toBeUndefined();
     expect(textChunks(upscalerArtifact({ upscale_factor: 2 })).map((c) => c.keyword)).toEqual(['media-lab']);
   });
+
+  it("a LoRA's and an embedding's short hashes are written as A1111 writes them, and read back", () => {
+    const metadata = {
+      ...textToImageArtifact({ model: 'm', prompt: 'a knight <lora:add_detail:0.6>, easynegative', steps: 4, guidance_scale: 7, scheduler: 'euler_a', seed: 3, width: 64, height: 64 }),
+      lora_hashes: { add_detail: '7c6bad76eb54' },
+      ti_hashes: { easynegative: 'c74b4e810b03' },
+    };
+    const parsed = parseInfotext(textChunks(metadata)[0].text);
+    expect(parsed.prompt).toBe('a knight <lora:add_detail:0.6>, easynegative');
+    expect(parsed.params['Lora hashes']).toBe('add_detail: 7c6bad76eb54');
+    expect(parsed.params['TI hashes']).toBe('easynegative: c74b4e810b03');
+    expect(toGenerationParams(parsed)).toMatchObject({ lora_hashes: { add_detail: '7c6bad76eb54' }, ti_hashes: { easynegative: 'c74b4e810b03' } });
+    // None used: no keys.
+    const plain = parseInfotext(textChunks(textToImageArtifact({ model: 'm', prompt: 'p', steps: 4, guidance_scale: 7, scheduler: 'euler_a', seed: 3, width: 64, height: 64 }))[0].text);
+    expect(Object.keys(plain.params)).not.toContain('Lora hashes');
+  });
 });

@@ -12,6 +12,8 @@ import { encodePng } from '../../src/media/png';
 import { addPngTextChunks, readPngTextChunks } from '../../src/media/png-text';
 import {
   formatInfotext,
+  formatNameHashes,
+  parseNameHashes,
   parseInfotext,
   quoteValue,
   samplerFromA1111,
@@ -249,9 +251,24 @@ describe('toGenerationParams', () => {
       strength: 0.45,
       model: 'dreamshaper_8',
       model_hash: 'e4a30e4607',
+      lora_hashes: { castle: 'cd4e9895fffa' },
       extra: { 'Clip skip': '2', 'Lora hashes': 'castle: cd4e9895fffa', Version: 'v1.6.0' },
       warnings: [],
     });
+  });
+
+  it("reads and writes A1111's Lora hashes and TI hashes lists (names without : or ,)", () => {
+    const text =
+      'portrait <lora:add_detail:0.5> <lora:film grain:1>, easynegative\nNegative prompt: easynegative, bad-hands-5\n' +
+      'Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 512x512, ' +
+      'Lora hashes: "add_detail: 7c6bad76eb54, film grain: 0A1B2C3D4E5F", TI hashes: "easynegative: c74b4e810b03, bad-hands-5: aa7651be154c"';
+    const params = toGenerationParams(parseInfotext(text));
+    expect(params.lora_hashes).toEqual({ add_detail: '7c6bad76eb54', 'film grain': '0a1b2c3d4e5f' });
+    expect(params.ti_hashes).toEqual({ easynegative: 'c74b4e810b03', 'bad-hands-5': 'aa7651be154c' });
+    expect(formatNameHashes({ 'a:b,c': '0123456789ab', d: 'ffffffffffff' })).toBe('abc: 0123456789ab, d: ffffffffffff');
+    expect(parseNameHashes(formatNameHashes({ 'a:b,c': '0123456789ab', d: 'ffffffffffff' }))).toEqual({ abc: '0123456789ab', d: 'ffffffffffff' });
+    // Entries that are not `name: hex` are skipped, never guessed.
+    expect(parseNameHashes('x, : 12, y: not-hex, __proto__: 00ff')).toEqual(JSON.parse('{"__proto__": "00ff"}'));
   });
 
   it('keeps what it cannot use in extra, with a warning each', () => {

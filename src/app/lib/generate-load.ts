@@ -4,6 +4,31 @@
  */
 import { DETAILER_KEPT_KEYS, describeLoaded, matchModelName, type GenerationParameters, type LoadedParameters } from './generation-parameters';
 import { INITIAL_FORM, type GenerateFormText } from './generate-form';
+import { loraNamesIn } from './extra-networks';
+
+/**
+ * What the loaded image used that is not imported here: its LoRA tags (kept in the prompt; the
+ * job would fail on them) and its embeddings (kept as words, which then mean only their letters).
+ */
+function missingNetworks(loaded: LoadedParameters, prompt: string | undefined, context: LoadContext): string[] {
+  const out: string[] = [];
+  const hashOf = (kind: 'loras' | 'embeddings', name: string) => {
+    const hash = loaded.networks?.[kind][name];
+    return hash ? ` (hash ${hash})` : '';
+  };
+  if (context.loras) {
+    const names = new Set([...loraNamesIn(prompt ?? ''), ...Object.keys(loaded.networks?.loras ?? {})]);
+    for (const name of names) {
+      if (!context.loras.includes(name)) out.push(`LoRA '${name}'${hashOf('loras', name)} is not imported here: import it in the Models view, or remove its tag from the prompt`);
+    }
+  }
+  if (context.embeddings) {
+    for (const name of Object.keys(loaded.networks?.embeddings ?? {})) {
+      if (!context.embeddings.includes(name)) out.push(`embedding '${name}'${hashOf('embeddings', name)} is not imported here: until it is, the word is only text`);
+    }
+  }
+  return out;
+}
 
 export interface LoadContext {
   /** Names of the checkpoints a job can use now. */
@@ -12,6 +37,9 @@ export interface LoadContext {
   currentModel: string;
   /** Names of the installed upscaler models (for the hires fix's upscaler). */
   upscalers: readonly string[];
+  /** Names of the imported LoRAs and embeddings (to say which of the image's are missing). */
+  loras?: readonly string[];
+  embeddings?: readonly string[];
 }
 
 export interface LoadOutcome {
@@ -37,6 +65,7 @@ export function applyLoaded(current: GenerateFormText, loaded: LoadedParameters,
   };
   let model: string | undefined;
 
+  unmapped.push(...missingNetworks(loaded, p.prompt, context));
   if (p.prompt !== undefined) form.prompt = p.prompt;
   if (p.negative_prompt !== undefined) form.negativePrompt = p.negative_prompt;
   if (p.model !== undefined) {

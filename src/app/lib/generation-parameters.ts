@@ -16,7 +16,7 @@
  */
 import { z } from 'zod';
 import { readComfyPrompt } from '../../media/comfy';
-import { ADETAILER_VERSION_KEY, adetailerSuffix, parseInfotext, readAdetailerTabs, toGenerationParams, type ImportedGenerationParams } from '../../media/infotext';
+import { ADETAILER_VERSION_KEY, adetailerSuffix, parseInfotext, readAdetailerTabs, setOwn, toGenerationParams, type ImportedGenerationParams } from '../../media/infotext';
 import { readPngTextChunks, type PngTextChunk } from '../../media/png-text';
 import {
   DEFAULTS,
@@ -146,6 +146,20 @@ export interface LoadedParameters {
   parameters: GenerationParameters;
   /** What the source held that could not be used here, one sentence each. */
   unmapped: string[];
+  /**
+   * The LoRAs and embeddings the image was made with, by name, with their short hashes (A1111's
+   * `Lora hashes` / `TI hashes`, or ours): the LoRA tags stay in the prompt, and loading says which
+   * of these are not imported here.
+   */
+  networks?: { loras: Record<string, string>; embeddings: Record<string, string> };
+}
+
+/** A `{name: hash}` record of strings from loaded JSON (anything else dropped). */
+function nameHashes(value: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  const obj = asObject(value);
+  for (const [name, hash] of Object.entries(obj ?? {})) if (typeof hash === 'string') setOwn(out, name, hash);
+  return out;
 }
 
 /** Why nothing could be loaded (not a PNG, no parameters, a broken config …). */
@@ -286,6 +300,12 @@ export const DEFAULT_HIRES_STRENGTH = DEFAULTS.hires_strength;
 export function fromMediaLabMetadata(raw: unknown): LoadedParameters {
   const meta = asObject(raw);
   if (!meta) throw new ParametersError('the Media Lab parameters are not a JSON object');
+  const loaded = fromMediaLabFields(meta);
+  const networks = { loras: nameHashes(meta.lora_hashes), embeddings: nameHashes(meta.ti_hashes) };
+  return Object.keys(networks.loras).length || Object.keys(networks.embeddings).length ? { ...loaded, networks } : loaded;
+}
+
+function fromMediaLabFields(meta: Record<string, unknown>): LoadedParameters {
   const stageType = meta.stage_type;
   // Images we write carry the whole job: its pipeline restores every stage, from any of its images.
   const job = asObject(meta.job);
@@ -617,6 +637,7 @@ export function fromA1111Infotext(text: string): LoadedParameters {
   const { detailer, used } = a1111Detailer(imported.extra, unmapped);
   const loaded = fromImported(imported, 'a1111', hires, new Set([...A1111_USED_EXTRA, ...used]), detailer);
   loaded.unmapped.unshift(...unmapped);
+  if (imported.lora_hashes || imported.ti_hashes) loaded.networks = { loras: imported.lora_hashes ?? {}, embeddings: imported.ti_hashes ?? {} };
   return loaded;
 }
 

@@ -18,6 +18,15 @@ function createModelLists() {
       return modelsApi().list('checkpoint');
     },
   );
+  // LoRAs and embeddings, for the Generate view's picker (A1111's extra networks).
+  const [extras] = createResource(
+    () => asked() || false,
+    async (): Promise<ModelInfo[]> => {
+      await connectStudio();
+      const [loras, embeddings] = await Promise.all([modelsApi().list('lora'), modelsApi().list('embedding')]);
+      return [...loras, ...embeddings].filter((m) => m.status === 'verified');
+    },
+  );
   const [upscalers] = createResource(
     () => asked() > 0,
     async (): Promise<UpscalerModelInfo[]> => {
@@ -48,8 +57,16 @@ function createModelLists() {
     });
   };
 
+  /** Verified LoRAs and embeddings ([] while loading or after an error). */
+  const extraNetworks = createMemo<ModelInfo[]>(() => (extras.error ? [] : (extras.latest ?? [])));
+
+  /** Whether that list has arrived: before, nothing can be said to be missing. */
+  const extraNetworksLoaded = () => extras.state === 'ready' || extras.state === 'refreshing';
+
   return {
     checkpoints,
+    extraNetworks,
+    extraNetworksLoaded,
     all,
     verified,
     loaded,

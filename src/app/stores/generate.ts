@@ -232,10 +232,14 @@ function createGenerateStore() {
 
   /** Fills the form from loaded parameters; returns the notice shown. */
   const applyParameters = (loaded: LoadedParameters, origin: string): LoadNotice => {
+    const extras = lists.extraNetworks();
     const out = applyLoaded(unwrap(form), loaded, {
       usableModels: usableModels().map((m) => m.name),
       currentModel: model(),
       upscalers: lists.upscalerList().map((u) => u.name),
+      ...(lists.extraNetworksLoaded()
+        ? { loras: extras.filter((m) => m.model_type === 'lora').map((m) => m.name), embeddings: extras.filter((m) => m.model_type === 'embedding').map((m) => m.name) }
+        : {}),
     });
     batch(() => {
       setForm(out.form);

@@ -6,6 +6,8 @@ import { FORM_RANGES } from '../lib/generate-form';
 import { SAMPLER_LABELS } from '../lib/generation-parameters';
 import { navigate } from '../router';
 import { generateStore, type LoadNotice } from '../stores/generate';
+import { modelLists } from '../stores/checkpoints';
+import { ExtraNetworks } from './generate/ExtraNetworks';
 import { JobPanel } from './generate/JobPanel';
 import { PromptField } from './generate/PromptField';
 import { QueuePanel } from './generate/QueuePanel';
@@ -206,6 +208,16 @@ export function GenerateView() {
             emphasis={s.form.emphasis}
             onInput={(v) => s.setForm('negativePrompt', v)}
             onSubmit={() => void s.run()}
+          />
+          <ExtraNetworks
+            models={modelLists().extraNetworks()}
+            prompt={s.form.prompt}
+            negativePrompt={s.form.negativePrompt}
+            onPrompt={(v) => {
+              s.setForm('prompt', v);
+              s.clearFieldError('prompt');
+            }}
+            onNegativePrompt={(v) => s.setForm('negativePrompt', v)}
           />
 
           <label class="field">

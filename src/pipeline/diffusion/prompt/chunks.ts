@@ -27,6 +27,11 @@ export interface PromptTokenizer {
   /** Ids without start and end tokens. */
   tokenize(text: string): number[];
   tokenId(token: string): number | undefined;
+  /**
+   * Vectors of the textual-inversion embedding whose first id is `id`, else undefined (the
+   * embeddings' tokenizer has it; see diffusion/embeddings/). Chunking keeps those ids together.
+   */
+  embeddingLength?(id: number): number | undefined;
 }
 
 export interface ChunkOptions {
@@ -62,7 +67,9 @@ export function chunkPrompt(prompt: string, tokenizer: PromptTokenizer, options:
       close();
       continue;
     }
-    for (const token of tokenizer.tokenize(text)) {
+    const tokens = tokenizer.tokenize(text);
+    for (let i = 0; i < tokens.length; ) {
+      const token = tokens[i];
       if (token === comma) {
         lastComma = chunk.tokens.length;
       } else if (backtrack > 0 && chunk.tokens.length === CHUNK_TOKENS && lastComma >= 0 && CHUNK_TOKENS - lastComma <= backtrack) {
@@ -71,8 +78,13 @@ export function chunkPrompt(prompt: string, tokenizer: PromptTokenizer, options:
         chunk = moved;
       }
       if (chunk.tokens.length === CHUNK_TOKENS) close();
-      chunk.tokens.push(token);
-      chunk.weights.push(weight);
+      // An embedding's vectors are never split: one that does not fit starts the next chunk (A1111).
+      const span = Math.min(tokenizer.embeddingLength?.(token) ?? 1, tokens.length - i);
+      if (span > 1 && chunk.tokens.length + span > CHUNK_TOKENS) close();
+      for (const end = i + span; i < end; i++) {
+        chunk.tokens.push(tokens[i]);
+        chunk.weights.push(weight);
+      }
     }
   }
   // An empty prompt is still one (empty) chunk: the unconditional embedding.

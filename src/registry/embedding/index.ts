@@ -1,0 +1,3 @@
+export * from './folder';
+export * from './load';
+export * from './token-table';
