@@ -3,7 +3,7 @@
  * a LoRA adds `<lora:name:1>` to the end of the prompt (one space before it), picking it again
  * removes its tag; an embedding is a word of the prompt, added or removed the same way. Pure.
  */
-import { parseLoraTags } from '../../pipeline/diffusion/lora/tags';
+import { parseLoraTags } from '../../protocol/lora-tags';
 
 /** `<lora:name:weight>` tags, matched as A1111 matches extra-network tags. */
 const LORA_TAG = /<(lora|lyco):([^>:]+)(?::[^>]*)?>/gi;

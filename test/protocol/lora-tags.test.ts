@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LoraTagError, parseLoraTags } from '../../../../src/pipeline/diffusion/lora/tags';
+import { LoraTagError, parseLoraTags } from '../../src/protocol/lora-tags';
 
 describe('parseLoraTags (A1111 <lora:name:weight>)', () => {
   it('removes a tag anywhere and keeps the rest of the prompt as written', () => {
