@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loraNamesIn, toggleEmbedding, toggleLoraTag } from '../../src/app/lib/extra-networks';
+import { countedText, loraNamesIn, toggleEmbedding, toggleLoraTag } from '../../src/app/lib/extra-networks';
 
 describe('the LoRA and embedding picker', () => {
   it('adds a LoRA tag at the end with one space, and removes it (whatever its weight) when picked again', () => {
@@ -23,5 +23,11 @@ describe('the LoRA and embedding picker', () => {
   it('reads the LoRA names a prompt uses, even when a tag is malformed', () => {
     expect(loraNamesIn('a <lora:one:0.5> b <lora:two> <hypernet:x:1>')).toEqual(['one', 'two']);
     expect(loraNamesIn('a <lora:one:abc> <lora:two:1>')).toEqual(['one', 'two']);
+  });
+
+  it('the token counter counts the positive prompt without its LoRA tags (the negative prompt keeps them as text)', () => {
+    expect(countedText('a castle <lora:add_detail:0.6>, sunset', true)).toBe('a castle, sunset');
+    expect(countedText('a castle <lora:add_detail:0.6>', false)).toBe('a castle <lora:add_detail:0.6>');
+    expect(countedText('a castle <lora:add_detail:x>', true)).toBe('a castle <lora:add_detail:x>');
   });
 });

@@ -47,3 +47,13 @@ export function loraNamesIn(prompt: string): string[] {
     return [...prompt.matchAll(LORA_TAG)].map((m) => m[2].trim());
   }
 }
+
+/** The text the text encoder sees: without LoRA tags (a malformed tag is counted as text; the job says what is wrong with it). */
+export function countedText(text: string, loraTags: boolean): string {
+  if (!loraTags) return text;
+  try {
+    return parseLoraTags(text).text;
+  } catch {
+    return text;
+  }
+}

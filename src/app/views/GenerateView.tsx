@@ -188,6 +188,7 @@ export function GenerateView() {
           <PromptField
             label="Prompt"
             testid="prompt"
+            loraTags
             rows={4}
             value={s.form.prompt}
             placeholder="a lighthouse on a cliff at dusk, oil painting, (dramatic sky:1.2)"

@@ -1,5 +1,6 @@
 import { createEffect, createSignal, on, onCleanup, Show } from 'solid-js';
 import { countTokens, type TokenCount } from '../../../client/generate';
+import { countedText } from '../../lib/extra-networks';
 import { PROMPT_CHUNK_TOKENS, type Emphasis } from '../../../protocol/pipeline-config';
 
 export interface PromptFieldProps {
@@ -13,7 +14,10 @@ export interface PromptFieldProps {
   emphasis: Emphasis;
   /** Ctrl/Cmd+Enter. */
   onSubmit?: () => void;
+  /** The positive prompt: its `<lora:…>` tags are cut before tokenizing, so they are not counted. */
+  loraTags?: boolean;
 }
+
 
 /** Pause after typing before the tokens are counted (the count runs in its own worker). */
 const COUNT_DELAY_MS = 200;
@@ -39,7 +43,7 @@ export function PromptField(props: PromptFieldProps) {
       const mine = ++sequence;
       timer = setTimeout(
         () => {
-          countTokens(text, emphasis).then(
+          countTokens(countedText(text, props.loraTags === true), emphasis).then(
             (result) => {
               if (mine === sequence) {
                 setCount(result);
