@@ -161,6 +161,8 @@ const diffusion = new OrtDiffusionProvider({
   },
   listModels: () => modelRepo.listModels(),
   reader: (info, options) => modelsService.reader(info, options),
+  // The models service reads stored chunks afresh on every read: LoRAs merge into those buffers.
+  freshReads: true,
 });
 
 let backendName = 'wasm';

@@ -148,6 +148,35 @@ export interface DiffusionModelHandle {
   defaults: { steps: number; guidance_scale: number; scheduler: string; width?: number; height?: number };
   /** SHA-256 of each component file (role → hex), recorded with what the model made. */
   hashes?: Record<string, string>;
+  /** The LoRAs merged and the embeddings loaded for this request (absent when none were asked for). */
+  networks?: AppliedNetworks;
+}
+
+/** A LoRA to merge: A1111's tag values (`weight` for the text encoder and, unless `unet` is given, the UNet). */
+export interface LoraRequest {
+  name: string;
+  weight: number;
+  unet?: number;
+}
+
+/** What a provider merged and loaded, for metadata and the status line. */
+export interface AppliedNetworks {
+  loras: Array<{ name: string; weight: number; unet?: number; matched: number; total: number; hash?: string }>;
+  embeddings: Array<{ name: string; vectors: number; hash?: string }>;
+  /** The largest copy of a weights file merging held (0 when nothing was merged in this load). */
+  mergePeakBytes: number;
+}
+
+export interface DiffusionLoadOptions {
+  /** Hears what a long load is doing (building a single-file checkpoint's graphs, merging LoRAs). */
+  onStatus?: (message: string) => void;
+  /** LoRAs merged into the UNet and text encoder (the prompt's tags and the `loras` parameter, summed by name). */
+  loras?: readonly LoraRequest[];
+  /**
+   * The prompts the model will encode (LoRA tags removed): the textual-inversion embeddings whose
+   * names they use are added to the text encoder, and the handle's tokenizer knows them.
+   */
+  prompts?: readonly string[];
 }
 
 /**
@@ -162,7 +191,8 @@ export function shortModelHash(hashes: Record<string, string> | undefined): stri
 export interface DiffusionProvider {
   /**
    * Opens (or reuses) a registered checkpoint; without a name, the default one. Clear error if none.
-   * `onStatus` hears what a long load is doing (e.g. building a single-file checkpoint's graphs).
+   * `onStatus` hears what a long load is doing (e.g. building a single-file checkpoint's graphs);
+   * `loras` and `prompts` choose the LoRAs merged and the embeddings added.
    */
-  load(model: string | undefined, options?: { onStatus?: (message: string) => void }): Promise<DiffusionModelHandle>;
+  load(model: string | undefined, options?: DiffusionLoadOptions): Promise<DiffusionModelHandle>;
 }

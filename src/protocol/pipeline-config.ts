@@ -40,6 +40,10 @@ export const LIMITS = {
   center_crop_ratio: { above: 0, max: 1 },
   /** Smallest region (roi side, detected box side) the detailer redraws, in px. */
   region_side: { min: 8 },
+  /** A LoRA's multiplier (A1111 allows any; past ±10 a LoRA only makes noise). */
+  lora_weight: { min: -10, max: 10 },
+  /** LoRAs one stage merges (tags and the `loras` parameter together). */
+  loras: { max: 32 },
 } as const;
 
 export const UPSCALE_FACTORS = [2, 3, 4, 8] as const;
@@ -147,6 +151,27 @@ export const UpscaleFactorSchema = z
   });
 const ModelName = z.string().min(1, 'model must be a model name');
 
+export const LoraWeight = bounded(number('LoRA weight'), 'LoRA weight', LIMITS.lora_weight);
+const LORA_SHAPE = 'loras must be a list of { name, weight } (weight default 1; unet_weight optional)';
+
+/**
+ * A LoRA to merge, as A1111's `<lora:name:weight>` tag says it: `weight` multiplies the text
+ * encoder's delta and, unless `unet_weight` is given (`<lora:name:te:unet>`), the UNet's.
+ */
+export const LoraParameter = z
+  .object(
+    {
+      name: z.string({ error: 'a LoRA name must be text' }).trim().min(1, 'a LoRA needs a name'),
+      weight: LoraWeight.default(1),
+      unet_weight: LoraWeight.optional(),
+    },
+    { error: LORA_SHAPE },
+  )
+  .strict();
+export type LoraParameter = z.infer<typeof LoraParameter>;
+/** The stages that run a UNet take LoRAs here (for configs) and as tags in the positive prompt; both add up. */
+export const Loras = z.array(LoraParameter, { error: LORA_SHAPE }).max(LIMITS.loras.max, `at most ${LIMITS.loras.max} LoRAs`);
+
 /** Float32 noise `[b, 4, h/8, w/8]` given to reproduce an image exactly (the pipeline's Tensor). */
 export const LatentsTensor = z.custom<{ data: Float32Array; dims: readonly number[] }>(
   (v) => typeof v === 'object' && v !== null && (v as { data?: unknown }).data instanceof Float32Array,
@@ -175,6 +200,8 @@ export const TextToImageParameters = z.object({
   batch_size: BatchSize.default(DEFAULTS.batch_size),
   emphasis: EmphasisMode.default(DEFAULTS.emphasis),
   latents: LatentsTensor.optional(),
+  /** LoRAs merged for this stage, beside the `<lora:name:weight>` tags of the prompt. */
+  loras: Loras.default([]),
 });
 export type TextToImageParameters = z.infer<typeof TextToImageParameters>;
 
@@ -210,6 +237,11 @@ export const RefinerParameters = z.object({
   /** Absent = the seed that made the image, else 0. */
   seed: Seed.optional(),
   emphasis: EmphasisMode.default(DEFAULTS.emphasis),
+  /**
+   * Beside the prompt's tags. Absent = the previous stage's `loras` (its tags come with the
+   * prompt it passes on), so the LoRAs that made the image refine it, as in A1111's hires fix.
+   */
+  loras: Loras.optional(),
   /** false (or null) = refine at the image's own size. */
   high_res_fix: z
     .union([z.literal(false), z.null().transform(() => false as const), HighResFix], { error: HIGH_RES_SHAPE })
@@ -255,6 +287,8 @@ export const DetailerParameters = z.object({
   scheduler: Scheduler.optional(),
   karras: z.boolean({ error: 'karras must be true or false' }).default(false),
   emphasis: EmphasisMode.default(DEFAULTS.emphasis),
+  /** As the refiner's: beside the prompt's tags; absent = the previous stage's `loras`. */
+  loras: Loras.optional(),
   /** What is detected when no mask or roi is given. */
   targets: z
     .array(enumOf('targets', DETAILER_TARGETS), { error: `targets must be a list of ${DETAILER_TARGETS.join(', ')}` })

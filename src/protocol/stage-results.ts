@@ -22,10 +22,44 @@ const ModelIdentity = {
   model_hashes: z.record(z.string(), z.string()).optional(),
 };
 
+/** A LoRA as merged: its weights and how many of its modules found a layer. */
+export const AppliedLora = z
+  .object({
+    name: z.string(),
+    weight: z.number(),
+    /** Present when the UNet's multiplier differs from the text encoder's. */
+    unet_weight: z.number().optional(),
+    matched: z.number(),
+    total: z.number(),
+    /** A1111's addnet hash (first 12 hex digits). */
+    hash: z.string().optional(),
+  })
+  .loose();
+export type AppliedLora = z.infer<typeof AppliedLora>;
+
+/** A textual-inversion embedding a prompt used. */
+export const UsedEmbedding = z.object({ name: z.string(), vectors: z.number(), hash: z.string().optional() }).loose();
+export type UsedEmbedding = z.infer<typeof UsedEmbedding>;
+
+/**
+ * LoRAs and embeddings a stage ran with (absent when none): `lora_hashes` / `ti_hashes` are
+ * what A1111's infotext writes as `Lora hashes` and `TI hashes`; `networks` the report lines
+ * ("LoRA `x`: 192 of 192 modules"); `lora_merge_peak_bytes` the largest weight copy merging held.
+ */
+const ExtraNetworks = {
+  loras: z.array(AppliedLora).optional(),
+  lora_hashes: z.record(z.string(), z.string()).optional(),
+  embeddings: z.array(UsedEmbedding).optional(),
+  ti_hashes: z.record(z.string(), z.string()).optional(),
+  networks: z.array(z.string()).optional(),
+  lora_merge_peak_bytes: z.number().optional(),
+};
+
 export const TextToImageMetadata = z
   .object({
     stage_type: z.literal('text_to_image'),
     ...ModelIdentity,
+    ...ExtraNetworks,
     prompt: z.string(),
     negative_prompt: z.string(),
     steps: z.number(),
@@ -55,6 +89,7 @@ export const RefinerMetadata = z
   .object({
     stage_type: z.literal('refiner'),
     ...ModelIdentity,
+    ...ExtraNetworks,
     strength: z.number(),
     /** false, or the hires fix as run: the sizes it went `from` and `to` (`[w, h]`). */
     high_res_fix: z.union([z.literal(false), HighResFix.extend({ from: ImageSize, to: ImageSize })]),
@@ -114,6 +149,7 @@ export const DetailerMetadata = z
   .object({
     stage_type: z.literal('detailer'),
     ...ModelIdentity,
+    ...ExtraNetworks,
     mode: z.enum(DETAILER_MODES),
     strength: z.number(),
     regions: z.array(DetailerRegion),

@@ -22,6 +22,7 @@ import { classifyOnnx, type Classification } from './classify';
 import { inferFamily } from './family';
 import { checkLoadable, ModelTooLargeError } from './limits';
 import { inspectOnnx, type OnnxInfo } from './onnx-inspect';
+import { loraAddnetHash, shortHash } from './lora/hash';
 import { CHECKPOINT_ADVICE, inspectSafetensors, SafetensorsError, type SafetensorsHeader } from './safetensors';
 import { nameCandidates, scanPickedFiles, type ModelCandidate, type PickedFile } from './scan';
 
@@ -395,7 +396,7 @@ export class ModelRegistry {
           discovered_at: this.now().toISOString(),
           description: options.description ?? null,
           tags: options.tags ?? [],
-          metadata: model.metadata,
+          metadata: { ...model.metadata, ...(await networkHashes(type, model, components)) },
           status: 'importing',
           status_message: null,
           components,
@@ -485,3 +486,20 @@ function describeType(type: ModelType): string {
 }
 
 export { ModelTooLargeError };
+
+/**
+ * A1111's short hashes, computed once at import for the infotext (`Lora hashes`, `TI hashes`):
+ * a LoRA's addnet hash (its tensor data, streamed from the picked file) and an embedding's (the
+ * first 12 hex digits of the file's SHA-256, already computed while it was stored).
+ */
+async function networkHashes(type: ModelType, model: AnalyzedModel, components: readonly ModelComponent[]): Promise<Record<string, string>> {
+  if (type === 'lora') {
+    const file = model.files.find((f) => f.role === 'lora_weights');
+    return file ? { lora_hash: await loraAddnetHash(file.file as Blob) } : {};
+  }
+  if (type === 'embedding') {
+    const stored = components.find((c) => c.role === 'embedding_weights');
+    return stored ? { embedding_hash: shortHash(stored.sha256) } : {};
+  }
+  return {};
+}

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- upscale|t2i|detect|detailer|browser|checkpoint]`: figures, not a test: nothing here fails on speed.
+ * `npm run bench [-- upscale|t2i|detect|detailer|browser|checkpoint|lora]`: figures, not a test: nothing here fails on speed.
  * - upscale: esrgan-slim ×4 on one 512×512 image with this project's onnxruntime-web path,
  *   UpscalerJS (tfjs WASM) and onnxruntime-node. Each contender runs in its own process
  *   (contender.ts) so its peak RSS is its own.
@@ -15,6 +15,8 @@
  *   main thread's long tasks and frame gaps while it runs, the time to the first live preview.
  * - checkpoint (only when named; flags after it, see checkpoint.ts): a full-size SD 1.5 checkpoint
  *   with random weights, built and opened on onnxruntime-node and -web, one UNet step at 512².
+ * - lora (only when named; flags after it, see lora.ts): a rank-32 LoRA merged into a full-size
+ *   SD 1.5 UNet: merge time, the extra memory it holds, and the cost of switching its weight.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -327,8 +329,12 @@ const SECTIONS: Record<string, () => Promise<void>> = {
     const { benchCheckpoint } = await import('./checkpoint');
     await benchCheckpoint(process.argv.slice(2).filter((a) => a.startsWith('--')));
   },
+  lora: async () => {
+    const { benchLora } = await import('./lora');
+    await benchLora(process.argv.slice(2).filter((a) => a.startsWith('--')));
+  },
 };
-const ON_REQUEST = new Set(['checkpoint']);
+const ON_REQUEST = new Set(['checkpoint', 'lora']);
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 for (const name of wanted) if (!SECTIONS[name]) throw new Error(`unknown bench section '${name}'; known: ${Object.keys(SECTIONS).join(', ')}`);
 for (const [name, section] of Object.entries(SECTIONS)) {

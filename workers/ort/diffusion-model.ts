@@ -28,7 +28,20 @@ export type FolderReader = (path: string) => Promise<Uint8Array | undefined>;
 export interface LoadedDiffusionModel extends DiffusionModels {
   sessions: OrtSession[];
   hiddenSize: number;
+  /** Each component's session as opened (or reused), for a caller that keeps some across loads. */
+  components: Partial<Record<ComponentDir, OpenedSession>>;
   release(): Promise<void>;
+}
+
+/** The folders of a model's ONNX components. */
+export type ComponentDir = 'text_encoder' | 'unet' | 'vae_decoder' | 'vae_encoder';
+
+export interface LoadOptions {
+  /**
+   * Sessions to take as they are instead of opening the component again (the VAE when only the
+   * LoRAs changed). They stay the caller's: a failed load does not release them.
+   */
+  reuse?: Partial<Record<ComponentDir, OpenedSession>>;
 }
 
 const COMPONENTS: Record<string, ComponentName> = {
@@ -57,12 +70,12 @@ export function graphOptimizationFor(
   return backend === 'wasm' && castsHalfWeights ? 'disabled' : 'all';
 }
 
-interface OpenedSession {
+export interface OpenedSession {
   session: OrtSession;
   weights: WeightsNote;
 }
 
-async function openSession(ort: Ort, read: FolderReader, dir: string, backend: Backend): Promise<OpenedSession | undefined> {
+export async function openSession(ort: Ort, read: FolderReader, dir: string, backend: Backend): Promise<OpenedSession | undefined> {
   let bytes = 0;
   let weights: WeightsNote | undefined;
   try {
@@ -102,12 +115,26 @@ function textOf(bytes: Uint8Array | undefined): string | undefined {
   return bytes ? new TextDecoder().decode(bytes) : undefined;
 }
 
-export async function loadDiffusionModel(ort: Ort, read: FolderReader, backend: Backend): Promise<LoadedDiffusionModel> {
+/** The folder's tokenizer (`tokenizer/vocab.json` + `merges.txt`), else the bundled CLIP one. */
+export async function loadTokenizer(read: FolderReader): Promise<ClipTokenizer> {
+  const vocab = textOf(await read('tokenizer/vocab.json'));
+  const merges = textOf(await read('tokenizer/merges.txt'));
+  return vocab && merges ? ClipTokenizer.fromFiles(vocab, merges) : ClipTokenizer.default();
+}
+
+export async function loadDiffusionModel(ort: Ort, read: FolderReader, backend: Backend, options: LoadOptions = {}): Promise<LoadedDiffusionModel> {
   const sessions: OrtSession[] = [];
-  const open = async (dir: string, required: boolean) => {
-    const s = await openSession(ort, read, dir, backend);
+  const opened: OrtSession[] = [];
+  const components: Partial<Record<ComponentDir, OpenedSession>> = {};
+  const open = async (dir: ComponentDir, required: boolean) => {
+    const reused = options.reuse?.[dir];
+    const s = reused ?? (await openSession(ort, read, dir, backend));
     if (!s && required) throw new ModelSignatureError(`the model folder has no ${dir}/model.onnx`);
-    if (s) sessions.push(s.session);
+    if (s) {
+      sessions.push(s.session);
+      if (!reused) opened.push(s.session);
+      components[dir] = s;
+    }
     return s;
   };
   try {
@@ -124,9 +151,7 @@ export async function loadDiffusionModel(ort: Ort, read: FolderReader, backend: 
     const scalingFactor = vaeConfigText ? (JSON.parse(vaeConfigText) as { scaling_factor?: unknown }).scaling_factor : undefined;
     if (typeof scalingFactor === 'number' && Number.isFinite(scalingFactor) && scalingFactor > 0) family.vaeScale = scalingFactor;
 
-    const vocab = textOf(await read('tokenizer/vocab.json'));
-    const merges = textOf(await read('tokenizer/merges.txt'));
-    const tokenizer = vocab && merges ? ClipTokenizer.fromFiles(vocab, merges) : await ClipTokenizer.default();
+    const tokenizer = await loadTokenizer(read);
     const schedulerText = textOf(await read('scheduler/scheduler_config.json'));
     const schedulerConfig = schedulerText ? (JSON.parse(schedulerText) as Record<string, unknown>) : undefined;
 
@@ -140,12 +165,14 @@ export async function loadDiffusionModel(ort: Ort, read: FolderReader, backend: 
       family,
       sessions,
       hiddenSize,
+      components,
       release: async () => {
         await Promise.all(sessions.map((s) => s.release()));
       },
     };
   } catch (err) {
-    await Promise.all(sessions.map((s) => s.release()));
+    // Only what this call opened: reused sessions stay with their owner.
+    await Promise.all(opened.map((s) => s.release()));
     throw err;
   }
 }

@@ -371,12 +371,13 @@ async function checkpointInfo(folder: string, singleFile: boolean): Promise<Mode
 /** The one checkpoint the runner has; a stage naming another is told so. */
 function onlyCheckpoint(provider: OrtDiffusionProvider, name: string | undefined): DiffusionProvider {
   return {
-    load: async (model) => {
+    load: async (model, options) => {
       if (!name) throw new Error('a stage needs a Stable Diffusion checkpoint: give --model <folder | model.safetensors>');
       if (model && model !== name) {
         throw new Error(`a stage names the checkpoint '${model}', but the headless runner has only --model '${name}': drop the stage's "model" or name that folder`);
       }
-      return provider.load(name);
+      // LoRAs and embeddings asked for are looked up (the runner has none: a clear error, never silently dropped).
+      return provider.load(name, options);
     },
   };
 }

@@ -12,6 +12,7 @@ import { createMask, dilateMask, maskBounds, maskFromImage, type Mask } from '..
 import { isRgbaImage, type RgbaImage } from '../image/rgba';
 import { shortModelHash, type DiffusionModelHandle, type StageServices } from '../ports';
 import { PipelineStage, StageInputError } from '../stage';
+import { inheritedLoras, networksMetadata, stagePrompt, LORAS_PARAMETER } from './networks';
 
 export { PALM_TO_HAND, palmToHand } from '../detection/regions';
 
@@ -113,14 +114,20 @@ export class DetailerStage extends PipelineStage {
     let scheduler = p.scheduler ?? '';
     const done: DetailerRegion[] = [];
     if (regions.length > 0) {
-      handle = await services.diffusion.load(p.model ?? inherited('model'));
+      // LoRAs: the prompt's tags and `loras` (absent: the previous stage's `loras`, as its prompt's tags come with its prompt).
+      const lorasParameter = p.loras ?? inheritedLoras(context);
+      const prompt = stagePrompt(p.prompt ?? inherited('prompt') ?? '', lorasParameter);
+      const loras = prompt.loras;
+      context.set(LORAS_PARAMETER, lorasParameter);
+      const negative = p.negative_prompt ?? inherited('negative_prompt') ?? '';
+      handle = await services.diffusion.load(p.model ?? inherited('model'), { loras, prompts: [prompt.text, negative] });
       if (!handle.models.vaeEncoder) {
         throw new StageInputError(`the checkpoint '${handle.name}' has no VAE encoder; the detailer starts from the image, so it needs one`);
       }
       const size = nativeSize(handle);
       const params = {
-        prompt: p.prompt ?? inherited('prompt') ?? '',
-        negative_prompt: p.negative_prompt ?? inherited('negative_prompt') ?? '',
+        prompt: prompt.text,
+        negative_prompt: negative,
         steps: p.steps ?? handle.defaults.steps,
         guidance_scale: p.guidance_scale,
         scheduler: p.scheduler ?? (handle.defaults.scheduler as DetailerParameters['scheduler'] & string),
@@ -187,7 +194,7 @@ export class DetailerStage extends PipelineStage {
     const metadata: DetailerMetadata = {
       stage_type: 'detailer',
       model: handle?.name ?? p.model ?? inherited('model') ?? '',
-      ...(handle ? { model_hash: shortModelHash(handle.hashes), model_hashes: handle.hashes } : {}),
+      ...(handle ? { model_hash: shortModelHash(handle.hashes), model_hashes: handle.hashes, ...networksMetadata(handle.networks) } : {}),
       mode,
       // Detect mode: the strongest region's (with none, the first target's strength setting).
       strength:

@@ -9,6 +9,7 @@ import { upscaleTiled } from '../image/tiling';
 import { shortModelHash, type StageServices } from '../ports';
 import { checkpoint } from '../cancellation';
 import { PipelineStage, StageInputError } from '../stage';
+import { inheritedLoras, networksMetadata, stagePrompt, LORAS_PARAMETER } from './networks';
 import type { Tensor } from '../tensor';
 
 /** The seed's RefinerStage, real: img2img at a given denoising strength (default 0.3). */
@@ -42,13 +43,19 @@ export class RefinerStage extends PipelineStage {
     // A misspelt upscaler is reported before any model loads.
     const upscalerModel = hires && !isLatentUpscaler(hires.upscaler) ? await findUpscaler(services, hires.upscaler) : null;
     const previous = Object.values(context.metadata).find((m) => typeof m.model === 'string' && 'timesteps' in m);
-    const handle = await services.diffusion.load(p.model ?? (previous?.model as string | undefined));
-    if (hires) checkUnetSize(handle.models.unet, hires.to[0], hires.to[1]);
     const inherited = (key: string) => (typeof previous?.[key] === 'string' ? (previous[key] as string) : undefined);
+    // LoRAs: the prompt's tags and `loras` (absent: the previous stage's `loras`, as its prompt's tags come with its prompt).
+    const lorasParameter = p.loras ?? inheritedLoras(context);
+    const prompt = stagePrompt(p.prompt ?? inherited('prompt') ?? '', lorasParameter);
+    const loras = prompt.loras;
+    context.set(LORAS_PARAMETER, lorasParameter);
+    const negative = p.negative_prompt ?? inherited('negative_prompt') ?? '';
+    const handle = await services.diffusion.load(p.model ?? (previous?.model as string | undefined), { loras, prompts: [prompt.text, negative] });
+    if (hires) checkUnetSize(handle.models.unet, hires.to[0], hires.to[1]);
     const seed = p.seed ?? (typeof previous?.seed === 'number' ? previous.seed : 0);
     const params = {
       prompt: p.prompt ?? inherited('prompt') ?? '',
-      negative_prompt: p.negative_prompt ?? inherited('negative_prompt') ?? '',
+      negative_prompt: negative,
       steps: p.steps ?? handle.defaults.steps,
       guidance_scale: p.guidance_scale ?? handle.defaults.guidance_scale,
       scheduler: p.scheduler ?? (handle.defaults.scheduler as RefinerParameters['scheduler']),
@@ -74,7 +81,7 @@ export class RefinerStage extends PipelineStage {
       await checkpoint(services.signal);
       start = { image: resizeImage(upscaled.image, params.width, params.height) };
     }
-    const result = await imageToImage(handle.models, { ...params, ...start }, {
+    const result = await imageToImage(handle.models, { ...params, prompt: prompt.text, ...start }, {
       signal: services.signal,
       onProgress: (step, total, preview) => services.onProgress?.({ stage: this.name, step, total, preview }),
     });
@@ -84,6 +91,7 @@ export class RefinerStage extends PipelineStage {
       model: handle.name,
       model_hash: shortModelHash(handle.hashes),
       model_hashes: handle.hashes,
+      ...networksMetadata(handle.networks),
       strength: p.strength,
       output_size: [refined.width, refined.height],
       high_res_fix: hires ? { scale: hires.scale, upscaler: upscalerName, from: hires.from, to: hires.to } : false,
@@ -96,7 +104,7 @@ export class RefinerStage extends PipelineStage {
     const id = await services.artifacts.save(`${jobId}/generated_refined.png`, refined, {
       ...metadata,
       stage: this.name,
-      parameters: { ...params, high_res_fix: p.high_res_fix },
+      parameters: { ...params, high_res_fix: p.high_res_fix, ...(p.loras?.length ? { loras: p.loras } : {}) },
     });
     context.addArtifact(id);
     context.set('image', refined);

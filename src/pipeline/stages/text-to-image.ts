@@ -5,6 +5,7 @@ import { tensorToImages } from '../diffusion/latents';
 import { textToImage } from '../diffusion/text-to-image';
 import { shortModelHash, type StageServices } from '../ports';
 import { PipelineStage, StageInputError } from '../stage';
+import { LORAS_PARAMETER, networksMetadata, stagePrompt } from './networks';
 
 /** The seed's TextToImageStage, real: Stable Diffusion through the diffusion ports. */
 export class TextToImageStage extends PipelineStage {
@@ -21,6 +22,11 @@ export class TextToImageStage extends PipelineStage {
     const prompt = this.parameters.prompt;
     if (prompt === undefined) return 'prompt is required';
     if (prompt.trim() === '') return 'prompt is empty: describe the image to make';
+    try {
+      if (stagePrompt(prompt).text.trim() === '') return 'the prompt holds only LoRA tags: describe the image to make';
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
+    }
     if (this.parameters.seed === undefined && !this.parameters.latents) return 'seed is required';
     return null;
   }
@@ -28,7 +34,9 @@ export class TextToImageStage extends PipelineStage {
   async execute(context: PipelineContext, services: StageServices): Promise<PipelineContext> {
     if (!services.diffusion) throw new StageInputError('no Stable Diffusion model can run here');
     const p = this.parameters;
-    const handle = await services.diffusion.load(p.model);
+    // 1. LoRA tags out of the positive prompt (the metadata keeps the prompt as written, as A1111's infotext does).
+    const prompt = stagePrompt(p.prompt!, p.loras);
+    const handle = await services.diffusion.load(p.model, { loras: prompt.loras, prompts: [prompt.text, p.negative_prompt] });
     const params = {
       prompt: p.prompt!,
       negative_prompt: p.negative_prompt,
@@ -45,7 +53,7 @@ export class TextToImageStage extends PipelineStage {
     };
     const now = services.now ?? (() => Date.now());
     const started = now();
-    const result = await textToImage(handle.models, params, {
+    const result = await textToImage(handle.models, { ...params, prompt: prompt.text }, {
       signal: services.signal,
       onProgress: (step, total, preview) => services.onProgress?.({ stage: this.name, step, total, preview }),
     });
@@ -57,6 +65,7 @@ export class TextToImageStage extends PipelineStage {
       model: handle.name,
       model_hash: shortModelHash(handle.hashes),
       model_hashes: handle.hashes,
+      ...networksMetadata(handle.networks),
       ...params,
       latents: p.latents ? 'given' : undefined,
       scheduler: result.info.scheduler,
@@ -73,7 +82,7 @@ export class TextToImageStage extends PipelineStage {
       const id = await services.artifacts.save(name, images[i], {
         ...metadata,
         stage: this.name,
-        parameters: { ...params, latents: undefined, seed: params.seed },
+        parameters: { ...params, latents: undefined, seed: params.seed, ...(p.loras.length ? { loras: p.loras } : {}) },
         batch_index: i,
       });
       context.addArtifact(id);
@@ -83,6 +92,7 @@ export class TextToImageStage extends PipelineStage {
     context.set('images', images);
     context.set('generated_artifacts', ids);
     context.set('seed', params.seed);
+    context.set(LORAS_PARAMETER, p.loras);
     context.setMetadata(this.name, metadata);
     return context;
   }

@@ -14,13 +14,14 @@ import {
   addDelta,
   deltaFits,
   loraDelta,
+  loraScale,
   moduleIndex,
   resolveModule,
   type LoraComponent,
   type LoraDelta,
   type LoraModule,
 } from '../../pipeline/diffusion/lora';
-import { float16BitsToFloat32, float32ToFloat16Bits } from '../../pipeline/float16';
+import { fromFloat16Array, toFloat16Array } from '../../pipeline/float16';
 import { findWeightTargets, MODEL_FILE, type WeightTarget, type WeightType } from './onnx-weights';
 
 /** Reads a file of the folder by its path inside it (`unet/model.onnx`); undefined if absent. */
@@ -51,8 +52,28 @@ export interface LoraFolder {
   report: LoraReport[];
   /** The files handed out patched (`unet/model.onnx_data`, …). */
   patchedFiles: string[];
-  /** The largest copy handed out so far: the extra memory a read holds while patching (0 before any). */
+  /**
+   * The most extra memory a read has held while patching (0 before any): its copy of the file
+   * (none when patched in place) plus the float32 buffers of the largest weight it adapted.
+   */
   readonly largestCopyBytes: number;
+}
+
+/**
+ * `a [rows, inner] · b [inner, cols]` → `[rows, cols]`, row-major float32: a faster product for the
+ * deltas (the worker hands in onnxruntime's MatMul, many times the JS loop's speed on a full-size
+ * UNet); without one, loraDelta's JS loop computes them.
+ */
+export type MatrixProduct = (a: Float32Array, rows: number, inner: number, b: Float32Array, cols: number) => Promise<Float32Array>;
+
+export interface LoraFolderOptions {
+  multiply?: MatrixProduct;
+  /**
+   * The reader hands out a new buffer on every read, nobody else holds: external-data files are
+   * then patched in that buffer instead of a copy (half the peak memory of a full-size UNet's
+   * merge). `model.onnx` is always copied (a reader may cache the graph it built).
+   */
+  freshReads?: boolean;
 }
 
 export class LoraApplyError extends Error {
@@ -75,7 +96,7 @@ interface Patch {
  * patched folder. Throws LoraApplyError when a component's graph has no module-path node names,
  * or when none of a LoRA's modules match (a LoRA for another base model).
  */
-export async function loraFolder(read: FolderReader, loras: readonly LoraToApply[]): Promise<LoraFolder> {
+export async function loraFolder(read: FolderReader, loras: readonly LoraToApply[], options: LoraFolderOptions = {}): Promise<LoraFolder> {
   const reports = loras.map((l) => ({ name: l.name, matched: 0, total: l.modules.length, unmatched: [] as string[] }));
   const patches = new Map<string, Patch[]>(); // file path → patches in it
 
@@ -128,9 +149,10 @@ export async function loraFolder(read: FolderReader, loras: readonly LoraToApply
       const original = await read(path);
       const list = patches.get(path);
       if (!original || !list) return original;
-      const copy = original.slice();
-      largest = Math.max(largest, copy.byteLength);
-      applyPatches(copy, list, path);
+      const inPlace = options.freshReads === true && !path.endsWith(`/${MODEL_FILE}`);
+      const copy = inPlace ? original : original.slice();
+      const working = await applyPatches(copy, list, path, options.multiply);
+      largest = Math.max(largest, (inPlace ? 0 : copy.byteLength) + working);
       return copy;
     },
     report: reports,
@@ -155,8 +177,10 @@ function deltaShape(module: LoraModule): Pick<LoraDelta, 'out' | 'cols' | 'shape
 }
 
 /** Adds every patch's delta to its weight in `bytes` (one file), each weight decoded and encoded once. */
-function applyPatches(bytes: Uint8Array, list: readonly Patch[], path: string): void {
+/** Returns the bytes of the largest weight's float32 working buffers (its values and a delta). */
+async function applyPatches(bytes: Uint8Array, list: readonly Patch[], path: string, multiply?: MatrixProduct): Promise<number> {
   const byWeight = new Map<number, Patch[]>();
+  let working = 0;
   for (const p of list) {
     if (p.target.offset + p.target.length > bytes.byteLength) {
       throw new LoraApplyError(`${path} is ${bytes.byteLength} bytes; the weight of ${p.target.path} lies at ${p.target.offset}–${p.target.offset + p.target.length}`);
@@ -167,12 +191,29 @@ function applyPatches(bytes: Uint8Array, list: readonly Patch[], path: string): 
     const { type, length, layout } = group[0].target;
     const region = bytes.subarray(offset, offset + length);
     const values = decodeWeight(region, type);
-    for (const p of group) addDelta(values, loraDelta(p.module, p.weight), layout);
+    working = Math.max(working, values.byteLength * 2);
+    for (const p of group) addDelta(values, multiply ? await productDelta(p.module, p.weight, multiply) : loraDelta(p.module, p.weight), layout);
     encodeWeight(values, type, region);
   }
+  return working;
+}
+
+/** loraDelta's result through `multiply`: the scale folded into `up` (out × rank values), then up · down. */
+async function productDelta(module: LoraModule, weight: number, multiply: MatrixProduct): Promise<LoraDelta> {
+  const { down, up, rank } = module;
+  const out = up.shape[0];
+  const cols = down.data.length / rank;
+  const scale = loraScale(module, weight);
+  const data = await multiply(up.data.map((v) => v * scale), out, rank, down.data, cols);
+  if (data.length !== out * cols) throw new LoraApplyError(`the LoRA delta of ${module.key} came back with ${data.length} values, not ${out * cols}`);
+  return { data, out, cols, shape: [out, ...down.shape.slice(1)] };
 }
 
 function decodeWeight(bytes: Uint8Array, type: WeightType): Float32Array {
+  // float16 (the common download) through the whole-array paths: a table lookup per value, not
+  // a function call (measured: the per-value decode was a third of a full-size UNet's merge).
+  if (type === 'float16') return fromFloat16Array(aligned16(bytes));
+  if (type === 'float32' && bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4).slice();
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = bytes.byteLength / (type === 'float32' ? 4 : 2);
   const out = new Float32Array(n);
@@ -180,7 +221,6 @@ function decodeWeight(bytes: Uint8Array, type: WeightType): Float32Array {
   const asFloat = new Float32Array(bits.buffer);
   for (let i = 0; i < n; i++) {
     if (type === 'float32') out[i] = view.getFloat32(i * 4, true);
-    else if (type === 'float16') out[i] = float16BitsToFloat32(view.getUint16(i * 2, true));
     else {
       bits[0] = view.getUint16(i * 2, true) << 16;
       out[i] = asFloat[0];
@@ -189,19 +229,30 @@ function decodeWeight(bytes: Uint8Array, type: WeightType): Float32Array {
   return out;
 }
 
+/** The bytes as little-endian uint16s: a view when aligned, else a copy (typed arrays need alignment). */
+function aligned16(bytes: Uint8Array): Uint16Array {
+  const source = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice();
+  return new Uint16Array(source.buffer, source.byteOffset, source.byteLength / 2);
+}
+
 function encodeWeight(values: Float32Array, type: WeightType, into: Uint8Array): void {
+  if (type === 'float16') {
+    const bits = toFloat16Array(values);
+    into.set(new Uint8Array(bits.buffer, bits.byteOffset, bits.byteLength));
+    return;
+  }
+  if (type === 'float32') {
+    into.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+    return;
+  }
   const view = new DataView(into.buffer, into.byteOffset, into.byteLength);
   const bits = new Uint32Array(1);
   const asFloat = new Float32Array(bits.buffer);
   for (let i = 0; i < values.length; i++) {
-    if (type === 'float32') view.setFloat32(i * 4, values[i], true);
-    else if (type === 'float16') view.setUint16(i * 2, float32ToFloat16Bits(values[i]), true);
-    else {
-      asFloat[0] = values[i];
-      const x = bits[0];
-      // Round to nearest even on the dropped 16 bits; NaN stays a (quiet) NaN.
-      const rounded = (x & 0x7fffffff) > 0x7f800000 ? (x >>> 16) | 0x40 : (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
-      view.setUint16(i * 2, rounded & 0xffff, true);
-    }
+    asFloat[0] = values[i];
+    const x = bits[0];
+    // Round to nearest even on the dropped 16 bits; NaN stays a (quiet) NaN.
+    const rounded = (x & 0x7fffffff) > 0x7f800000 ? (x >>> 16) | 0x40 : (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
+    view.setUint16(i * 2, rounded & 0xffff, true);
   }
 }
