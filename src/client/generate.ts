@@ -52,11 +52,20 @@ function tokenWorker(): Worker {
   return counter;
 }
 
-/** Counts `text`'s CLIP tokens per chunk off the main thread (the vocabulary loads on first use). */
-export function countTokens(text: string, emphasis: TokenEmphasis = 'original'): Promise<TokenCount> {
+/** An imported embedding as the counter needs it: its prompt word and how many tokens it takes. */
+export interface CountedEmbedding {
+  name: string;
+  vectors: number;
+}
+
+/**
+ * Counts `text`'s CLIP tokens per chunk off the main thread (the vocabulary loads on first use);
+ * a word naming one of `embeddings` counts as its vectors.
+ */
+export function countTokens(text: string, emphasis: TokenEmphasis = 'original', embeddings: readonly CountedEmbedding[] = []): Promise<TokenCount> {
   const id = nextId++;
   return new Promise<TokenCount>((resolve, reject) => {
     pending.set(id, { resolve, reject });
-    tokenWorker().postMessage({ id, text, emphasis });
+    tokenWorker().postMessage({ id, text, emphasis, ...(embeddings.length ? { embeddings: [...embeddings] } : {}) });
   });
 }

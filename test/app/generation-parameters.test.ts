@@ -180,6 +180,16 @@ describe('our media-lab chunk', () => {
     expect(loaded.unmapped.join(' ')).toMatch(/holds no prompt/);
   });
 
+  it('an image of a batch reloads alone: batch 1 with its own seed (seed + its index), also from the whole job', () => {
+    const meta = t2iMetadata();
+    const second = { ...meta, seed: 987654322, batch_size: 2, batch_index: 1, parameters: { ...meta.parameters, seed: 987654322, batch_size: 2 } };
+    expect(fromMediaLabMetadata(second).parameters).toMatchObject({ seed: 987654322, batch_size: 1 });
+    // The job it came from asked for seed 987654321 × 2: the image's own seed still wins.
+    const job = { pipeline_config: { stages: [{ stage_type: 'text_to_image', parameters: { ...meta.parameters, latents: undefined, batch_size: 2 } }] }, input_data: {} };
+    expect(fromMediaLabMetadata({ ...second, job }).parameters).toMatchObject({ seed: 987654322, batch_size: 1 });
+    expect(fromMediaLabMetadata({ ...meta, batch_index: 0, job }).parameters).toMatchObject({ seed: 987654321, batch_size: 1 });
+  });
+
   it('bad values are reported, not taken', () => {
     const meta = t2iMetadata();
     const loaded = fromMediaLabMetadata({ ...meta, parameters: { ...meta.parameters, steps: 'many', seed: -5, scheduler: 'heun' } });

@@ -300,9 +300,20 @@ export const DEFAULT_HIRES_STRENGTH = DEFAULTS.hires_strength;
 export function fromMediaLabMetadata(raw: unknown): LoadedParameters {
   const meta = asObject(raw);
   if (!meta) throw new ParametersError('the Media Lab parameters are not a JSON object');
-  const loaded = fromMediaLabFields(meta);
+  const loaded = oneOfBatch(meta, fromMediaLabFields(meta));
   const networks = { loras: nameHashes(meta.lora_hashes), embeddings: nameHashes(meta.ti_hashes) };
   return Object.keys(networks.loras).length || Object.keys(networks.embeddings).length ? { ...loaded, networks } : loaded;
+}
+
+/**
+ * An image of a generated batch is reproduced alone: batch 1 with its own seed (seed + its index,
+ * which the image records), as A1111 reuses the infotext of image i.
+ */
+function oneOfBatch(meta: Record<string, unknown>, loaded: LoadedParameters): LoadedParameters {
+  if (meta.stage_type !== 'text_to_image' || !isInt(meta.batch_index)) return loaded;
+  // The image's own seed, when it was one this app can use (else the loaded notes say why).
+  const own = isInt(meta.seed) && meta.seed >= 0 && loaded.parameters.seed !== undefined ? { seed: meta.seed } : {};
+  return { ...loaded, parameters: { ...loaded.parameters, ...own, batch_size: 1 } };
 }
 
 function fromMediaLabFields(meta: Record<string, unknown>): LoadedParameters {

@@ -99,6 +99,8 @@ export interface RunOptions {
 export interface DiffusionResult extends Tensor {
   info: {
     seed: number;
+    /** Each image's own seed: seed + its index in the batch. */
+    seeds: number[];
     rng: string;
     scheduler: string;
     timesteps: number[];
@@ -204,7 +206,10 @@ async function run(models: DiffusionModels, raw: TextToImageParams, mode: Mode, 
     timesteps = img2imgTimesteps(scheduler, p.steps, mode.strength);
   }
   const vaeScale = models.family?.vaeScale ?? SD_VAE_SCALE;
-  const rng = createRng(p.seed);
+  // A1111's batch rule: image i is seed + i with noise of its own (start noise, fill noise and
+  // each ancestral step's noise), so any image of a batch is reproduced alone at batch 1.
+  const seeds = Array.from({ length: p.batch_size }, (_, i) => p.seed + i);
+  const rng = batchNoise(seeds.map((seed) => createRng(seed)));
   const guidance = p.guidance_scale > 1;
 
   // 2. Prompt → conditioning; a UNet with a fixed 77-token sequence takes one chunk.
@@ -263,7 +268,7 @@ async function run(models: DiffusionModels, raw: TextToImageParams, mode: Mode, 
     const prediction = await runUnet(unet, unetInput, t, embeddings, embeddingParts);
     assertUnetOutput(prediction, t);
     const noisePred = guidance ? applyGuidance(prediction, p.guidance_scale) : prediction;
-    latents = scheduler.step(noisePred, t, latents, rng as NoiseSource).prevSample;
+    latents = scheduler.step(noisePred, t, latents, rng).prevSample;
     if (mode.kind === 'inpaint' && !inpainting9) {
       // Keep the unmasked region on the original image, noised to the next step's level.
       const known = i < total - 1 ? scheduler.addNoise(imageLatents!, noise, timesteps[i + 1]) : imageLatents!;
@@ -285,6 +290,7 @@ async function run(models: DiffusionModels, raw: TextToImageParams, mode: Mode, 
     ...images,
     info: {
       seed: p.seed,
+      seeds,
       rng: RNG_ALGORITHM,
       scheduler: describeScheduler(scheduler),
       timesteps,
@@ -292,6 +298,20 @@ async function run(models: DiffusionModels, raw: TextToImageParams, mode: Mode, 
       promptTruncated: cond.positive.truncated || cond.negative.truncated,
       droppedTokens: cond.positive.droppedTokens + cond.negative.droppedTokens,
       guidance,
+    },
+  };
+}
+
+/**
+ * Noise for a batch drawn image by image, each from its own generator: a `[batch, …]` tensor is
+ * the images' slices stacked; any other shape (none is drawn today) comes from the first.
+ */
+function batchNoise(rngs: NoiseSource[]): NoiseSource {
+  if (rngs.length === 1) return rngs[0];
+  return {
+    normalTensor(dims) {
+      if (dims[0] !== rngs.length) return rngs[0].normalTensor(dims);
+      return concatBatch(rngs.map((r) => r.normalTensor([1, ...dims.slice(1)])));
     },
   };
 }

@@ -79,10 +79,13 @@ export class TextToImageStage extends PipelineStage {
     const ids: string[] = [];
     for (let i = 0; i < images.length; i++) {
       const name = images.length === 1 ? `${jobId}/generated.png` : `${jobId}/generated-${i + 1}.png`;
+      // Each image records its own seed (seed + i), as A1111's infotext does.
+      const seed = result.info.seeds[i] ?? params.seed;
       const id = await services.artifacts.save(name, images[i], {
         ...metadata,
+        seed,
         stage: this.name,
-        parameters: { ...params, latents: undefined, seed: params.seed, ...(p.loras.length ? { loras: p.loras } : {}) },
+        parameters: { ...params, latents: undefined, seed, ...(p.loras.length ? { loras: p.loras } : {}) },
         batch_index: i,
       });
       context.addArtifact(id);

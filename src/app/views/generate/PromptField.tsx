@@ -1,5 +1,5 @@
 import { createEffect, createSignal, on, onCleanup, Show } from 'solid-js';
-import { countTokens, type TokenCount } from '../../../client/generate';
+import { countTokens, type CountedEmbedding, type TokenCount } from '../../../client/generate';
 import { countedText } from '../../lib/extra-networks';
 import { PROMPT_CHUNK_TOKENS, type Emphasis } from '../../../protocol/pipeline-config';
 
@@ -16,6 +16,8 @@ export interface PromptFieldProps {
   onSubmit?: () => void;
   /** The positive prompt: its `<lora:…>` tags are cut before tokenizing, so they are not counted. */
   loraTags?: boolean;
+  /** Imported embeddings: a word naming one counts as its vectors. */
+  embeddings?: readonly CountedEmbedding[];
 }
 
 
@@ -38,12 +40,12 @@ export function PromptField(props: PromptFieldProps) {
   onCleanup(() => clearTimeout(timer));
 
   createEffect(
-    on([() => props.value, () => props.emphasis], ([text, emphasis]) => {
+    on([() => props.value, () => props.emphasis, () => props.embeddings], ([text, emphasis, embeddings]) => {
       clearTimeout(timer);
       const mine = ++sequence;
       timer = setTimeout(
         () => {
-          countTokens(countedText(text, props.loraTags === true), emphasis).then(
+          countTokens(countedText(text, props.loraTags === true), emphasis, embeddings ?? []).then(
             (result) => {
               if (mine === sequence) {
                 setCount(result);
