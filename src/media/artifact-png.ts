@@ -53,8 +53,13 @@ function a1111Infotext(metadata: ArtifactMetadata): string | null {
     extra['Hires upscale'] = refined.high_res_fix.scale;
     extra['Hires upscaler'] = refined.high_res_fix.upscaler === 'latent' ? 'Latent' : refined.high_res_fix.upscaler;
   }
-  Object.assign(extra, networkHashes(metadata));
   const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
+  // A1111 writes the variation right after the seed's neighbours; here among the extras.
+  if (num(p.subseed) !== undefined && (num(p.subseed_strength) ?? 0) > 0) {
+    extra['Variation seed'] = num(p.subseed)!;
+    extra['Variation seed strength'] = num(p.subseed_strength)!;
+  }
+  Object.assign(extra, networkHashes(metadata));
   // The final size (a refiner's after a hires fix), as A1111 writes it.
   const [width, height] = metadata.output_size;
   return formatInfotext({

@@ -28,6 +28,9 @@ export interface ImportedGenerationParams {
   karras?: boolean;
   /** img2img denoising strength (A1111 "Denoising strength", ComfyUI `denoise` < 1). */
   strength?: number;
+  /** A1111's "Variation seed" and "Variation seed strength". */
+  subseed?: number;
+  subseed_strength?: number;
   model?: string;
   model_hash?: string;
   /** `Lora hashes`: each LoRA the prompt's tags used, by name, with its A1111 (addnet) short hash. */
@@ -241,7 +244,19 @@ export function parseNameHashes(text: string): Record<string, string> {
 }
 
 /** Keys toGenerationParams turns into fields; every other key goes to `extra` unchanged. */
-const USED_KEYS = new Set(['Steps', 'Sampler', 'Schedule type', 'CFG scale', 'Seed', 'Size', 'Model', 'Model hash', 'Denoising strength']);
+const USED_KEYS = new Set([
+  'Steps',
+  'Sampler',
+  'Schedule type',
+  'CFG scale',
+  'Seed',
+  'Size',
+  'Model',
+  'Model hash',
+  'Denoising strength',
+  'Variation seed',
+  'Variation seed strength',
+]);
 
 /** Typed generation parameters from a parsed infotext: numbers parsed and checked, sampler mapped. */
 export function toGenerationParams(parsed: ParsedInfotext): ImportedGenerationParams {
@@ -297,6 +312,16 @@ export function toGenerationParams(parsed: ParsedInfotext): ImportedGenerationPa
     const strength = parseNumber(params['Denoising strength']);
     if (strength !== undefined && strength >= 0 && strength <= 1) out.strength = strength;
     else keep('Denoising strength', 'is not a number from 0 to 1');
+  }
+  if (has('Variation seed')) {
+    const subseed = parseNumber(params['Variation seed']);
+    if (subseed !== undefined && Number.isSafeInteger(subseed) && subseed >= 0) out.subseed = subseed;
+    else keep('Variation seed', 'is not a seed this app can use (a whole number from 0)');
+  }
+  if (has('Variation seed strength')) {
+    const strength = parseNumber(params['Variation seed strength']);
+    if (strength !== undefined && strength >= 0 && strength <= 1) out.subseed_strength = strength;
+    else keep('Variation seed strength', 'is not a number from 0 to 1');
   }
   if (has('Model')) out.model = params.Model;
   if (has('Model hash')) out.model_hash = params['Model hash'];

@@ -1,5 +1,5 @@
 /**
- * PNG encode/decode to and from 8-bit RGBA, on top of fast-png.
+ * PNG encode/decode to and from 8-bit RGBA, on top of fast-png (opaque images are written as RGB).
  *
  * fast-png alone is not enough for files from the user's disk: without `checkCrc` it decodes a
  * corrupted IDAT into garbage, it accepts a file that is missing its last bytes, and it fails on
@@ -15,11 +15,32 @@ import { IMAGE_FORMAT_NAMES, ImageDecodeError, PNG_SIGNATURE, readImageHeader } 
 
 export { ImageDecodeError } from './image-header';
 
+/**
+ * Encode RGBA8 as PNG. An image whose every alpha is 255 (a generated or upscaled picture, almost
+ * always) is written as RGB (colour type 2): a quarter fewer samples to deflate and store.
+ */
 export function encodePng(image: RgbaImage): Uint8Array {
-  const out = encode({ width: image.width, height: image.height, data: image.data, channels: 4, depth: 8 });
+  const { width, height, data } = image;
+  const opaque = isOpaque(data);
+  const out = encode({ width, height, data: opaque ? dropAlpha(data) : data, channels: opaque ? 3 : 4, depth: 8 });
   // fast-png returns a view on a larger growable buffer; copy so `.buffer` is exactly the file
   // (callers transfer it between threads or wrap it in a Blob).
   return out.byteLength === out.buffer.byteLength ? out : out.slice();
+}
+
+function isOpaque(rgba: Uint8ClampedArray): boolean {
+  for (let i = 3; i < rgba.length; i += 4) if (rgba[i] !== 255) return false;
+  return true;
+}
+
+function dropAlpha(rgba: Uint8ClampedArray): Uint8Array {
+  const rgb = new Uint8Array((rgba.length / 4) * 3);
+  for (let i = 0, o = 0; i < rgba.length; i += 4, o += 3) {
+    rgb[o] = rgba[i];
+    rgb[o + 1] = rgba[i + 1];
+    rgb[o + 2] = rgba[i + 2];
+  }
+  return rgb;
 }
 
 export function decodePng(bytes: Uint8Array): RgbaImage {

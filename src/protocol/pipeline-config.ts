@@ -142,6 +142,10 @@ export const Seed = bounded(whole('seed'), 'seed', LIMITS.seed);
 export const Strength = number('strength')
   .min(LIMITS.strength.min, 'strength must be between 0 and 1')
   .max(LIMITS.strength.max, 'strength must be between 0 and 1');
+/** A1111's "Variation strength": 0 = the seed's noise, 1 = the variation seed's. */
+export const SubseedStrength = number('subseed_strength')
+  .min(LIMITS.strength.min, 'subseed_strength must be between 0 and 1')
+  .max(LIMITS.strength.max, 'subseed_strength must be between 0 and 1');
 export const Scheduler = z.enum(SCHEDULER_NAMES, { error: `scheduler must be one of ${SCHEDULER_NAMES.join(', ')}` });
 export const EmphasisMode = z.enum(EMPHASIS_MODES, { error: `emphasis must be one of ${EMPHASIS_MODES.join(', ')}` });
 export const UpscaleFactorSchema = z
@@ -199,6 +203,13 @@ export const TextToImageParameters = z.object({
   height: side('height').optional(),
   batch_size: BatchSize.default(DEFAULTS.batch_size),
   emphasis: EmphasisMode.default(DEFAULTS.emphasis),
+  /**
+   * A1111's variation seed: the start noise is the spherical interpolation of the seed's noise
+   * and the subseed's by `subseed_strength` (image i of a batch: subseed + i). Absent or strength
+   * 0: the seed's image, exactly.
+   */
+  subseed: Seed.optional(),
+  subseed_strength: SubseedStrength.default(0),
   latents: LatentsTensor.optional(),
   /** LoRAs merged for this stage, beside the `<lora:name:weight>` tags of the prompt. */
   loras: Loras.default([]),

@@ -70,6 +70,9 @@ export const TextToImageMetadata = z
     width: z.number(),
     height: z.number(),
     seed: z.number(),
+    /** A1111's variation seed and strength, when a variation was asked for. */
+    subseed: z.number().optional(),
+    subseed_strength: z.number().optional(),
     batch_size: z.number(),
     emphasis: EmphasisMode,
     /** 'given' when the job supplied its own noise. */

@@ -13,12 +13,32 @@ import {
   type GenerateFormText,
 } from '../../src/app/lib/generate-form';
 import { applyLoaded } from '../../src/app/lib/generate-load';
+import { buildPipelineConfig } from '../../src/app/lib/generation-parameters';
 import { formText } from '../helpers/generate-form-text';
 import { DEFAULT_SCHEDULER, LIMITS } from '../../src/protocol/pipeline-config';
 
 const text = formText;
 const context: GenerateFormContext = { model: 'sd', registeredCount: 1, usableModels: ['sd', 'other'], fixedSize: null };
 const check = (over: Partial<GenerateFormText> = {}, ctx: Partial<GenerateFormContext> = {}) => checkGenerateForm(text(over), { ...context, ...ctx });
+const loadContext = { usableModels: ['sd'], currentModel: 'sd', upscalers: [] };
+
+describe('the variation seed in the form', () => {
+  it('counts only with a strength above 0; a bad seed or strength is said, not dropped', () => {
+    expect(check({ variationSeed: '42', variationStrength: '0' }).form).not.toHaveProperty('subseed');
+    expect(check({ variationSeed: '42', variationStrength: '0.3' }).form).toMatchObject({ subseed: 42, subseed_strength: 0.3 });
+    expect(check({ variationSeed: '', variationStrength: '0.3' }).errors.variation).toMatch(/variation seed must be a whole number/);
+    expect(check({ variationSeed: '42', variationStrength: '2' }).errors.variation).toBe('The variation strength must be a number from 0 to 1.');
+    const built = buildPipelineConfig(check({ variationSeed: '42', variationStrength: '0.3' }).form!);
+    expect(built.stages[0].parameters).toMatchObject({ subseed: 42, subseed_strength: 0.3 });
+  });
+
+  it('loading parameters with a variation sets it; loading a plain seed turns the form’s variation off', () => {
+    const withVariation = applyLoaded(text({ variationStrength: '0.5', variationSeed: '9' }), { source: 'a1111', parameters: { seed: 1, subseed: 7, subseed_strength: 0.2 }, unmapped: [] }, loadContext);
+    expect([withVariation.form.variationSeed, withVariation.form.variationStrength]).toEqual(['7', '0.2']);
+    const plain = applyLoaded(text({ variationStrength: '0.5', variationSeed: '9' }), { source: 'a1111', parameters: { seed: 1 }, unmapped: [] }, loadContext);
+    expect(plain.form.variationStrength).toBe('0');
+  });
+});
 
 describe('checkGenerateForm', () => {
   it('accepts a plain form and builds every field', () => {

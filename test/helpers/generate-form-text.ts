@@ -10,6 +10,8 @@ export const formText = (over: Partial<GenerateFormText> = {}): GenerateFormText
   cfg: '7',
   seedText: '',
   seedLocked: false,
+  variationSeed: '',
+  variationStrength: '0',
   width: '512',
   height: '512',
   batchSize: '1',

@@ -59,4 +59,13 @@ describe('textChunks (what a PNG of ours carries)', () => {
     const plain = parseInfotext(textChunks(textToImageArtifact({ model: 'm', prompt: 'p', steps: 4, guidance_scale: 7, scheduler: 'euler_a', seed: 3, width: 64, height: 64 }))[0].text);
     expect(Object.keys(plain.params)).not.toContain('Lora hashes');
   });
+
+  it("a variation seed is written as A1111's Variation seed / Variation seed strength and read back", () => {
+    const base = textToImageArtifact({ model: 'm', prompt: 'p', steps: 4, guidance_scale: 7, scheduler: 'euler', seed: 3, width: 64, height: 64 });
+    const parsed = parseInfotext(textChunks({ ...base, subseed: 77, subseed_strength: 0.25 })[0].text);
+    expect(parsed.params).toMatchObject({ Seed: '3', 'Variation seed': '77', 'Variation seed strength': '0.25' });
+    expect(toGenerationParams(parsed)).toMatchObject({ seed: 3, subseed: 77, subseed_strength: 0.25 });
+    // Strength 0 (or none): no keys, as A1111 leaves them out.
+    expect(parseInfotext(textChunks({ ...base, subseed: 77, subseed_strength: 0 })[0].text).params['Variation seed']).toBeUndefined();
+  });
 });

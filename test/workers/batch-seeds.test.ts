@@ -41,3 +41,40 @@ describe('the seeds of a batch', () => {
     }
   }, 120_000);
 });
+
+describe('the variation seed (A1111 subseed)', () => {
+  it('strength 0 is the seed’s image and strength 1 the subseed’s, exactly; between, a blend of both', async () => {
+    const bytes = ldmCheckpointBytes(ldmTensorSpecs(tinyLdmConfig('sd1'), 'F32'), 7);
+    const header = await readSafetensorsHeader(new Blob([bytes]));
+    const folder = checkpointFolder(planCheckpoint(header, 'tiny.safetensors'), { dataOffset: 8 + header.headerBytes, read: async (b, e) => bytes.slice(b, e) });
+    const model = await loadDiffusionModel(nodeOrt(), folder.read, 'wasm');
+    try {
+      const run = async (seed: number, variation?: { subseed: number; subseed_strength: number }) =>
+        tensorToImages(await textToImage(model, { prompt: 'a red fox', steps: 3, width: 64, height: 64, seed, guidance_scale: 7, scheduler: 'euler', ...variation }))[0]!.data;
+      const seed = await run(5);
+      const sub = await run(6);
+      expect(maxDiff(await run(5, { subseed: 6, subseed_strength: 0 }), seed)).toBe(0);
+      expect(maxDiff(await run(5, { subseed: 6, subseed_strength: 1 }), sub)).toBe(0);
+      const half = await run(5, { subseed: 6, subseed_strength: 0.5 });
+      expect(maxDiff(half, seed)).toBeGreaterThan(5);
+      expect(maxDiff(half, sub)).toBeGreaterThan(5);
+    } finally {
+      await model.release();
+    }
+  }, 120_000);
+
+  it('slerp keeps the noise’s scale (a straight blend of two independent normals would shrink it by √2 at 0.5)', async () => {
+    const { slerpPerImage } = await import('../../src/pipeline/diffusion/text-to-image');
+    const { createRng } = await import('../../src/pipeline/random');
+    const a = createRng(1).normalTensor([2, 4, 16, 16]);
+    const b = createRng(2).normalTensor([2, 4, 16, 16]);
+    const mid = slerpPerImage(0.5, a, b);
+    const norm = (t: Float32Array) => Math.sqrt(t.reduce((s, v) => s + v * v, 0));
+    const per = 4 * 16 * 16;
+    for (let n = 0; n < 2; n++) {
+      const part = (t: { data: Float32Array }) => t.data.subarray(n * per, (n + 1) * per);
+      expect(norm(part(mid)) / Math.sqrt((norm(part(a)) ** 2 + norm(part(b)) ** 2) / 2)).toBeGreaterThan(0.97);
+    }
+    expect(Array.from(slerpPerImage(0, a, b).data)).toEqual(Array.from(a.data));
+  });
+});

@@ -18,6 +18,7 @@ import {
   side,
   Steps,
   Strength,
+  SubseedStrength,
   supportsKarras,
   UPSCALE_FACTORS,
   UpscaleFactorSchema,
@@ -61,6 +62,7 @@ export interface FieldErrors {
   steps?: string;
   cfg?: string;
   seed?: string;
+  variation?: string;
   width?: string;
   height?: string;
   batch?: string;
@@ -81,6 +83,9 @@ export interface GenerateFormText {
   seedText: string;
   /** Unlocked = the worker draws a seed. */
   seedLocked: boolean;
+  /** A1111's variation seed and its strength (0 or empty = none). */
+  variationSeed: string;
+  variationStrength: string;
   width: string;
   height: string;
   batchSize: string;
@@ -163,6 +168,8 @@ export const MESSAGES = {
   steps: `Steps must be a whole number from ${S.min} to ${S.max}.`,
   cfg: `CFG must be a number from ${G.min} to ${G.max}.`,
   seed: `The seed must be a whole number from ${SEED.min} to ${SEED.max}.`,
+  variationSeed: `The variation seed must be a whole number from ${SEED.min} to ${SEED.max} (or set the variation strength to 0).`,
+  variationStrength: 'The variation strength must be a number from 0 to 1.',
   side: (what: string) => `${what} must be a multiple of ${SIDE.multiple} from ${SIDE.min} to ${SIDE.max}.`,
   batch: `Batch must be a whole number from ${B.min} to ${B.max}.`,
   hiresScale: `Hires fix scale must be more than ${HR.above} and at most ${HR.max}.`,
@@ -201,6 +208,16 @@ export function checkGenerateForm(text: GenerateFormText, context: GenerateFormC
     const s = parseWhole(text.seedText);
     if (valid(Seed, s)) seed = s;
     else errors.seed = MESSAGES.seed;
+  }
+
+  // The variation seed only counts with a strength above 0 (A1111's "Extra" off otherwise).
+  let variation: { subseed: number; subseed_strength: number } | undefined;
+  const vStrength = text.variationStrength.trim() === '' ? 0 : parseDecimal(text.variationStrength);
+  if (!valid(SubseedStrength, vStrength)) errors.variation = MESSAGES.variationStrength;
+  else if (vStrength! > 0) {
+    const subseed = parseWhole(text.variationSeed);
+    if (valid(Seed, subseed)) variation = { subseed: subseed!, subseed_strength: vStrength! };
+    else errors.variation = MESSAGES.variationSeed;
   }
 
   const w = parseWhole(text.width);
@@ -278,6 +295,7 @@ export function checkGenerateForm(text: GenerateFormText, context: GenerateFormC
       negative_prompt: text.negativePrompt,
       model: name,
       ...(seed !== undefined ? { seed } : {}),
+      ...(variation ?? {}),
       steps: steps!,
       guidance_scale: cfg!,
       scheduler: text.scheduler,

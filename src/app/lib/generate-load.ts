@@ -87,6 +87,13 @@ export function applyLoaded(current: GenerateFormText, loaded: LoadedParameters,
     form.seedText = String(p.seed);
     form.seedLocked = true;
   }
+  if (p.subseed !== undefined || p.subseed_strength !== undefined) {
+    form.variationSeed = p.subseed !== undefined ? String(p.subseed) : '';
+    form.variationStrength = String(p.subseed_strength ?? 0);
+  } else if (p.seed !== undefined) {
+    // A seed loaded without a variation is that image: no variation of the form's stays on.
+    form.variationStrength = '0';
+  }
   if (p.width !== undefined) form.width = String(p.width);
   if (p.height !== undefined) form.height = String(p.height);
   if (p.batch_size !== undefined) form.batchSize = String(p.batch_size);

@@ -118,6 +118,9 @@ export interface GenerationParameters {
   negative_prompt?: string;
   model?: string;
   seed?: number;
+  /** A1111's variation seed and strength. */
+  subseed?: number;
+  subseed_strength?: number;
   steps?: number;
   guidance_scale?: number;
   scheduler?: SchedulerName;
@@ -180,7 +183,22 @@ const describeValue = (value: unknown): string => {
 };
 
 /** The fields of the text_to_image stage the form has (latents are data, not a setting). */
-const MAIN_KEYS = ['prompt', 'negative_prompt', 'model', 'seed', 'steps', 'guidance_scale', 'scheduler', 'karras', 'width', 'height', 'batch_size', 'emphasis'] as const;
+const MAIN_KEYS = [
+  'prompt',
+  'negative_prompt',
+  'model',
+  'seed',
+  'subseed',
+  'subseed_strength',
+  'steps',
+  'guidance_scale',
+  'scheduler',
+  'karras',
+  'width',
+  'height',
+  'batch_size',
+  'emphasis',
+] as const;
 type MainKey = (typeof MAIN_KEYS)[number];
 
 /**
@@ -192,6 +210,8 @@ const FIELD_RULES: Record<MainKey, string> = {
   negative_prompt: 'is not text',
   model: 'is not a model name',
   seed: 'is not a seed this app can use (a whole number from 0 to 2^53 - 1)',
+  subseed: 'is not a variation seed this app can use (a whole number from 0 to 2^53 - 1)',
+  subseed_strength: 'is not a variation strength from 0 to 1',
   steps: `is not a number of steps from ${LIMITS.steps.min} to ${LIMITS.steps.max}`,
   guidance_scale: `is not a CFG scale from ${LIMITS.guidance_scale.min} to ${LIMITS.guidance_scale.max}`,
   scheduler: `is not a sampler this app has (${SCHEDULER_NAMES.join(', ')})`,
@@ -312,7 +332,10 @@ export function fromMediaLabMetadata(raw: unknown): LoadedParameters {
 function oneOfBatch(meta: Record<string, unknown>, loaded: LoadedParameters): LoadedParameters {
   if (meta.stage_type !== 'text_to_image' || !isInt(meta.batch_index)) return loaded;
   // The image's own seed, when it was one this app can use (else the loaded notes say why).
-  const own = isInt(meta.seed) && meta.seed >= 0 && loaded.parameters.seed !== undefined ? { seed: meta.seed } : {};
+  const own = {
+    ...(isInt(meta.seed) && meta.seed >= 0 && loaded.parameters.seed !== undefined ? { seed: meta.seed } : {}),
+    ...(isInt(meta.subseed) && meta.subseed >= 0 && loaded.parameters.subseed !== undefined ? { subseed: meta.subseed } : {}),
+  };
   return { ...loaded, parameters: { ...loaded.parameters, ...own, batch_size: 1 } };
 }
 
@@ -618,6 +641,8 @@ function fromImported(
       negative_prompt: imported.negative_prompt,
       model: imported.model,
       seed: imported.seed,
+      subseed: imported.subseed,
+      subseed_strength: imported.subseed_strength,
       steps: imported.steps,
       guidance_scale: imported.guidance_scale,
       scheduler: imported.scheduler,
@@ -712,6 +737,9 @@ export interface GenerateForm {
   model: string;
   /** undefined = let the worker draw one (and record it). */
   seed?: number;
+  /** A1111's variation seed: absent, or strength 0, = none. */
+  subseed?: number;
+  subseed_strength?: number;
   steps: number;
   guidance_scale: number;
   scheduler: SchedulerName;
@@ -758,6 +786,7 @@ export function buildPipelineConfig(form: GenerateForm): PipelineConfigInput & {
         width: form.width,
         height: form.height,
         batch_size: form.batch_size,
+        ...(form.subseed !== undefined && form.subseed_strength ? { subseed: form.subseed, subseed_strength: form.subseed_strength } : {}),
       },
     },
   ];
@@ -845,6 +874,7 @@ export function describeLoaded(parameters: GenerationParameters): string[] {
     ['steps', 'steps'],
     ['guidance_scale', 'CFG'],
     ['seed', 'seed'],
+    ['subseed', 'variation seed'],
     ['width', 'size'],
     ['batch_size', 'batch'],
     ['hires_fix', 'hires fix'],

@@ -260,6 +260,8 @@ function createEnhanceStore() {
     phase,
     busy,
     progress: () => job()?.progress ?? null,
+    /** When the job started running (performance.now()), or null. */
+    startedAt: () => job()?.timings.started ?? null,
     /** What the job is doing between steps (e.g. building a checkpoint's graphs), until the next step. */
     activity: () => job()?.activity ?? null,
     queuePosition: () => job()?.position ?? null,

@@ -2,8 +2,9 @@
  * State of the Generate view, kept at module level so the form and a running job survive
  * switching views. The form holds text as typed (src/app/lib/generate-form.ts checks it on
  * submit, so a half-typed value never turns into a silent default); each submit becomes one job
- * in the studio's queue, followed through its handle, and the view shows the one it submitted
- * last (its progress, live preview and images). Other views fill the form through
+ * in the studio's queue, followed through its handle. The view shows the job that runs (its
+ * progress, live preview and ETA), else the next one waiting, else the one that ended last; every
+ * finished job's images stay on the view until dismissed. Other views fill the form through
  * `applyParameters` / `reuseArtifact`.
  */
 import { batch, createEffect, createMemo, createRoot, createSignal, on } from 'solid-js';
@@ -43,6 +44,10 @@ export interface GenerateJob extends JobState {
   seed?: number;
   seedDrawn: boolean;
   cancelling?: boolean;
+  /** The prompt, to label the job's results. */
+  prompt: string;
+  /** Submit order (1, 2, …): the newest waiting job, the newest results first. */
+  order: number;
 }
 
 /** What the last load (PNG, config, gallery) did, shown above the form. */
@@ -68,6 +73,8 @@ const initialForm = (): GenerateFormText => ({
   cfg: INITIAL_FORM.cfg,
   seedText: '',
   seedLocked: false,
+  variationSeed: '',
+  variationStrength: '0',
   width: INITIAL_FORM.side,
   height: INITIAL_FORM.side,
   batchSize: INITIAL_FORM.batch,
@@ -119,15 +126,52 @@ function createGenerateStore() {
 
   // ---------- jobs ----------
   const [jobs, setJobs] = createStore<Record<string, GenerateJob>>({});
-  const [currentId, setCurrentId] = createSignal<string | null>(null);
+  /** The job submitted last: the seed box follows it. */
+  const [lastId, setLastId] = createSignal<string | null>(null);
+  /** A job the user opened from the queue; shown until the next submit. */
+  const [focusId, setFocusId] = createSignal<string | null>(null);
+  /** Ended jobs the user dismissed from the view. */
+  const [dismissed, setDismissed] = createSignal<ReadonlySet<string>>(new Set());
   const [submitting, setSubmitting] = createSignal(0);
   const [preview, setPreview] = createSignal<{ jobId: string; image: PreviewImage } | null>(null);
   const handles = new Map<string, JobHandle>();
-  const current = createMemo(() => {
-    const id = currentId();
-    return id ? jobs[id] : undefined;
+  let submitted = 0;
+  const byOrder = createMemo(() => Object.values(jobs).sort((a, b) => b.order - a.order));
+  const running = createMemo(() => byOrder().filter((j) => !isTerminal(j.phase)).length);
+  /**
+   * The job the panel shows: the one opened from the queue, else the one running (not the last
+   * submitted: with three queued, that one only waits), else the next to run, else, unless a
+   * new submit is on its way, the one that ended last, until dismissed.
+   */
+  const current = createMemo((): GenerateJob | undefined => {
+    const focused = focusId();
+    if (focused && jobs[focused] && !dismissed().has(focused)) return jobs[focused];
+    const all = byOrder();
+    const active = all.filter((j) => !isTerminal(j.phase));
+    if (active.length) return active.find((j) => j.phase === 'running') ?? active[active.length - 1];
+    if (submitting() > 0) return undefined;
+    // Once the latest is dismissed the panel is empty; earlier results stay in their list.
+    const latest = [...all].sort((a, b) => (b.timings.finished ?? 0) - (a.timings.finished ?? 0))[0];
+    return latest && !dismissed().has(latest.id) ? latest : undefined;
   });
-  const running = createMemo(() => Object.values(jobs).filter((j) => !isTerminal(j.phase)).length);
+  /** Every other finished job with images, newest first, until dismissed. */
+  const results = createMemo(() => {
+    const shown = current()?.id;
+    return byOrder().filter((j) => j.phase === 'succeeded' && j.artifacts.length > 0 && j.id !== shown && !dismissed().has(j.id));
+  });
+  const dismiss = (id: string) => {
+    if (!jobs[id] || !isTerminal(jobs[id].phase)) return;
+    batch(() => {
+      setDismissed((set) => new Set(set).add(id));
+      if (focusId() === id) setFocusId(null);
+    });
+  };
+  const dismissAll = () => {
+    batch(() => {
+      setDismissed(new Set(byOrder().filter((j) => isTerminal(j.phase)).map((j) => j.id)));
+      setFocusId(null);
+    });
+  };
 
   /** Applies the job's events (the one reducer), its previews and, at the end, the seed it ran with. */
   const follow = (handle: JobHandle) =>
@@ -144,7 +188,7 @@ function createGenerateStore() {
         const seed = seedOfResult(event.result) ?? before.seed;
         setJobs(id, 'seed', seed);
         // The seed actually used is shown in the seed box (unlocked: the next run draws again).
-        if (id === currentId() && before.seedDrawn && seed !== undefined && !form.seedLocked) setForm('seedText', String(seed));
+        if (id === lastId() && before.seedDrawn && seed !== undefined && !form.seedLocked) setForm('seedText', String(seed));
       });
     });
 
@@ -157,17 +201,32 @@ function createGenerateStore() {
       forSave,
     });
 
-  const run = async () => {
+  /** Checks the form and queues a job; true when one was queued. */
+  const run = async (): Promise<boolean> => {
+    // Right after a load the model list may still be on its way: an empty list then means
+    // "not known yet", not "none registered", so wait for it (the panel says it is sending).
+    if (!lists.loaded()) {
+      setSubmitting((n) => n + 1);
+      try {
+        await lists.ensure();
+      } finally {
+        setSubmitting((n) => n - 1);
+      }
+    }
+    if (lists.checkpoints.error) {
+      setError(`Could not list the models: ${plainError(lists.checkpoints.error)}`);
+      return false;
+    }
     const { form: values, errors } = check();
     setFieldErrors(errors);
     if (!values) {
       setError(firstError(errors));
-      return;
+      return false;
     }
-    // Until the new job is known the panel says so, rather than showing the previous job.
+    // Until the new job is known the panel says so (unless another job runs), rather than showing the previous job.
     batch(() => {
       setError(null);
-      setCurrentId(null);
+      setFocusId(null);
       setDefaultsNote(null);
     });
     const config = buildPipelineConfig(values);
@@ -183,16 +242,20 @@ function createGenerateStore() {
         height: values.height,
         seed: values.seed,
         seedDrawn: values.seed === undefined,
+        prompt: values.prompt,
+        order: ++submitted,
       };
       batch(() => {
         setJobs(handle.id, job);
-        setCurrentId(handle.id);
+        setLastId(handle.id);
       });
       follow(handle);
       void handle.result.then(() => handles.delete(handle.id));
       if (job.seedDrawn) void learnDrawnSeed(handle.id);
+      return true;
     } catch (err) {
       setError(`Could not start the generation: ${plainError(err)}`);
+      return false;
     } finally {
       setSubmitting((n) => n - 1);
     }
@@ -209,7 +272,7 @@ function createGenerateStore() {
     }
   };
 
-  const cancel = async (id = currentId()) => {
+  const cancel = async (id = current()?.id) => {
     const handle = id ? handles.get(id) : undefined;
     if (!id || !handle || !jobs[id] || isTerminal(jobs[id].phase)) return;
     setJobs(id, 'cancelling', true);
@@ -223,10 +286,14 @@ function createGenerateStore() {
   };
 
   // ---------- seed ----------
+  const lastJob = () => {
+    const id = lastId();
+    return id ? jobs[id] : undefined;
+  };
   const rollSeed = () => setForm({ seedText: String(randomSeed()), seedLocked: true });
   const typeSeed = (text: string) => setForm({ seedText: text, seedLocked: text.trim() !== '' });
   const toggleSeedLock = (locked: boolean) =>
-    setForm({ seedLocked: locked, ...(locked && form.seedText.trim() === '' ? { seedText: String(current()?.seed ?? randomSeed()) } : {}) });
+    setForm({ seedLocked: locked, ...(locked && form.seedText.trim() === '' ? { seedText: String(lastJob()?.seed ?? randomSeed()) } : {}) });
 
   // ---------- loading parameters ----------
 
@@ -355,9 +422,20 @@ function createGenerateStore() {
     // jobs
     jobs,
     current,
-    currentId,
+    results,
+    dismiss,
+    dismissAll,
     focus: (id: string) => {
-      if (jobs[id]) setCurrentId(id);
+      if (!jobs[id]) return;
+      batch(() => {
+        setFocusId(id);
+        setDismissed((set) => {
+          if (!set.has(id)) return set;
+          const next = new Set(set);
+          next.delete(id);
+          return next;
+        });
+      });
     },
     submitting: () => submitting() > 0,
     running,

@@ -1,32 +1,22 @@
-import { createMemo, For, Match, onMount, Show, Switch, untrack } from 'solid-js';
+import { createEffect, createMemo, createSignal, For, Match, onCleanup, onMount, Show, Switch, untrack } from 'solid-js';
 import { CompareSlider } from '../components/CompareSlider';
 import { DropZone } from '../components/DropZone';
 import { MaskEditor } from '../components/MaskEditor';
 import { bindNumberField } from '../components/number-field';
 import { ProgressBar } from '../components/ProgressBar';
-import { formatBytes, formatDuration, formatEta, formatSize, plainError } from '../format';
+import { formatBytes, formatDuration, formatSize, plainError } from '../format';
 import { navigate } from '../router';
 import { UPSCALE_FACTORS } from '../../protocol/pipeline-config';
 import { REFINE_RANGES } from '../lib/enhance-form';
-import type { JobProgress } from '../lib/job-state';
+import { enhanceProgressText } from '../lib/progress-text';
 import { boxOverlays } from '../lib/enhance-detail';
 import { enhanceStore } from '../stores/enhance';
 import { DetailSection } from './enhance/DetailSection';
-
-const STAGE_LABELS: Record<string, string> = { refiner: 'Refiner', detailer: 'Detailer', upscaler: 'Upscaler' };
-
-function stageLabel(stage: string): string {
-  return STAGE_LABELS[stage] ?? stage.charAt(0).toUpperCase() + stage.slice(1);
-}
 
 const IMAGE_NAME = /\.(png|jpe?g|webp|gif|bmp|avif|ico|tiff?)$/i;
 
 function isImage(file: File): boolean {
   return file.type.startsWith('image/') || (!file.type && IMAGE_NAME.test(file.name));
-}
-
-function unitOf(progress: JobProgress): string {
-  return /upscal/i.test(progress.stage) ? 'tile' : 'step';
 }
 
 function afterLabel(outcome: { factor: number; stages: string[] }): string {
@@ -46,12 +36,6 @@ function detailText(detail: { mode: string; regions: number; strength?: number; 
   if (detail.mode === 'inpainting') return `painted area redrawn${at}`;
   if (detail.mode === 'img2img') return `region redrawn${at}`;
   return `${detail.regions} region${detail.regions > 1 ? 's' : ''} redrawn${at}`;
-}
-
-function etaOf(progress: JobProgress): number | undefined {
-  if (progress.etaMs !== undefined) return progress.etaMs;
-  if (progress.step <= 0 || progress.total <= progress.step) return undefined;
-  return (progress.elapsedMs / progress.step) * (progress.total - progress.step);
 }
 
 export function EnhanceView() {
@@ -96,46 +80,24 @@ export function EnhanceView() {
 
   const showProgress = () => s.phase() === 'submitting' || (s.jobId() !== null && s.phase() !== 'idle');
 
-  /** "Refiner (1 of 2)" when the job has several stages, else the stage's name. */
-  const stageText = (stage: string) => {
-    const stages = s.runStages();
-    const index = stages.indexOf(stage);
-    return stages.length > 1 && index >= 0 ? `${stageLabel(stage)} (${index + 1} of ${stages.length})` : stageLabel(stage);
-  };
-
-  const bar = createMemo((): { value?: number; max?: number; text: string } => {
-    const p = s.progress();
-    const phase = s.phase();
-    if (phase === 'done') {
-      const total = s.outcome()?.totalMs;
-      const stages = s.runStages();
-      const what =
-        stages.length > 1
-          ? `${stages.map(stageLabel).join(' → ')} finished`
-          : p
-            ? `${stageLabel(p.stage)} · ${unitOf(p)} ${p.total} / ${p.total}`
-            : 'finished';
-      const parts = [what, total !== undefined ? formatDuration(total) : ''];
-      return { value: p?.total ?? 1, max: p?.total ?? 1, text: parts.filter(Boolean).join(' · ') };
-    }
-    if (phase === 'submitting') return { text: 'Sending the image to the studio…' };
-    const activity = s.activity();
-    if (activity && s.busy()) return { text: activity };
-    if (!p) {
-      if (phase === 'queued') {
-        const position = s.queuePosition();
-        return { text: position ? `Waiting in the queue (position ${position})` : 'Waiting in the queue…' };
-      }
-      if (phase === 'running') {
-        const first = s.runStages()[0];
-        return { text: first === 'refiner' ? `${stageText(first)} · loading the checkpoint…` : 'Running…' };
-      }
-      return { text: '' };
-    }
-    const parts = [stageText(p.stage), `${unitOf(p)} ${p.step} / ${p.total}`, formatDuration(p.elapsedMs)];
-    const eta = etaOf(p);
-    if (s.busy() && eta !== undefined) parts.push(`ETA ${formatEta(eta)}`);
-    return { value: p.step, max: p.total, text: parts.join(' · ') };
+  // Until the first tile or step is counted, the bar says how long the job has run (ticking).
+  const [now, setNow] = createSignal(performance.now());
+  createEffect(() => {
+    if (s.phase() !== 'running' || s.progress()) return;
+    const timer = setInterval(() => setNow(performance.now()), 500);
+    onCleanup(() => clearInterval(timer));
+  });
+  const bar = createMemo(() => {
+    const started = s.startedAt();
+    return enhanceProgressText({
+      phase: s.phase(),
+      stages: s.runStages(),
+      progress: s.progress(),
+      activity: s.activity(),
+      queuePosition: s.queuePosition(),
+      totalMs: s.outcome()?.totalMs,
+      runningMs: started !== null && s.phase() === 'running' && !s.progress() ? Math.max(0, now() - started) : undefined,
+    });
   });
 
   const expectedOutput = () => {

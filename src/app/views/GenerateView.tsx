@@ -8,10 +8,10 @@ import { navigate } from '../router';
 import { generateStore, type LoadNotice } from '../stores/generate';
 import { modelLists } from '../stores/checkpoints';
 import { ExtraNetworks } from './generate/ExtraNetworks';
-import { JobPanel } from './generate/JobPanel';
+import { JobPanel, SessionResults } from './generate/JobPanel';
 import { PromptField } from './generate/PromptField';
 import { QueuePanel } from './generate/QueuePanel';
-import { SeedField } from './generate/SeedField';
+import { SeedField, VariationFields } from './generate/SeedField';
 import { StageOptions } from './generate/StageOptions';
 
 const isPng = (file: File) => file.type === 'image/png' || /\.png$/i.test(file.name);
@@ -122,6 +122,16 @@ export function GenerateView() {
     return null;
   };
 
+  // On a narrow screen the result panel sits below the form: once a job is queued, bring it into
+  // view (the progress, then the images), rather than leaving it a screen or two down.
+  let side!: HTMLDivElement;
+  const generate = async () => {
+    if (!(await s.run())) return;
+    if (!window.matchMedia('(max-width: 860px)').matches) return;
+    const top = side.getBoundingClientRect().top;
+    if (top < 0 || top > window.innerHeight * 0.4) side.scrollIntoView({ behavior: 'smooth', block: 'start' });
+  };
+
   const errors = () => s.fieldErrors();
   const numberInput = (key: 'steps' | 'cfg' | 'width' | 'height' | 'batch') => ({
     'aria-invalid': errors()[key] ? true : undefined,
@@ -135,7 +145,7 @@ export function GenerateView() {
           novalidate
           onSubmit={(event) => {
             event.preventDefault();
-            void s.run();
+            void generate();
           }}
         >
           <h2 class="panel-title">Generate</h2>
@@ -198,7 +208,7 @@ export function GenerateView() {
               s.setForm('prompt', v);
               s.clearFieldError('prompt');
             }}
-            onSubmit={() => void s.run()}
+            onSubmit={() => void generate()}
           />
           <PromptField
             label="Negative prompt"
@@ -208,7 +218,7 @@ export function GenerateView() {
             placeholder="blurry, lowres, watermark"
             emphasis={s.form.emphasis}
             onInput={(v) => s.setForm('negativePrompt', v)}
-            onSubmit={() => void s.run()}
+            onSubmit={() => void generate()}
           />
           <ExtraNetworks
             models={modelLists().extraNetworks()}
@@ -317,6 +327,7 @@ export function GenerateView() {
           </Show>
 
           <SeedField store={s} />
+          <VariationFields store={s} />
 
           <div class="field-row size-row">
             <label class="field grow">
@@ -416,8 +427,9 @@ export function GenerateView() {
           </Show>
         </form>
 
-        <div class="generate-side">
+        <div class="generate-side" ref={side}>
           <JobPanel store={s} />
+          <SessionResults store={s} />
           <QueuePanel
             onOpen={(id) => {
               s.focus(id);

@@ -16,6 +16,7 @@ import {
   side,
   Steps,
   Strength,
+  SubseedStrength,
 } from '../../protocol/pipeline-config';
 import { checkpoint } from '../cancellation';
 import type { RgbaImage } from '../image/rgba';
@@ -63,6 +64,8 @@ export const TextToImageParams = z.object({
   seed: Seed.default(DEFAULTS.seed),
   batch_size: BatchSize.default(DEFAULTS.batch_size),
   emphasis: EmphasisMode.default(DEFAULTS.emphasis),
+  subseed: Seed.optional(),
+  subseed_strength: SubseedStrength.default(0),
 });
 export type TextToImageParams = z.input<typeof TextToImageParams> & { latents?: Tensor };
 
@@ -226,7 +229,12 @@ async function run(models: DiffusionModels, raw: TextToImageParams, mode: Mode, 
     : repeatBatch(cond.positive.embeddings, p.batch_size);
 
   // 3–4. Initial latents (noise first, then image latents: the order fixes what a seed gives).
-  const noise = raw.latents ?? rng.normalTensor(latentDims);
+  let noise = raw.latents ?? rng.normalTensor(latentDims);
+  if (!raw.latents && p.subseed !== undefined && p.subseed_strength > 0) {
+    // The variation: drawn from its own generators, so the seed's later draws stay as they were.
+    const variation = batchNoise(seeds.map((_, i) => createRng(p.subseed! + i))).normalTensor(latentDims);
+    noise = p.subseed_strength >= 1 ? variation : slerpPerImage(p.subseed_strength, noise, variation);
+  }
   let latents: Tensor;
   let imageLatents: Tensor | null = null;
   let mask: Tensor | null = null;
@@ -300,6 +308,40 @@ async function run(models: DiffusionModels, raw: TextToImageParams, mode: Mode, 
       guidance,
     },
   };
+}
+
+/**
+ * Spherical interpolation from `a` to `b` by `t`, each image of the batch as one vector (A1111's
+ * variation seed; it falls back to a straight line when the two are nearly parallel, as A1111).
+ */
+export function slerpPerImage(t: number, a: Tensor, b: Tensor): Tensor {
+  const batch = a.dims[0];
+  const per = a.data.length / batch;
+  const out = new Float32Array(a.data.length);
+  for (let n = 0; n < batch; n++) {
+    const x = a.data.subarray(n * per, (n + 1) * per);
+    const y = b.data.subarray(n * per, (n + 1) * per);
+    let xx = 0;
+    let yy = 0;
+    let xy = 0;
+    for (let i = 0; i < per; i++) {
+      xx += x[i]! * x[i]!;
+      yy += y[i]! * y[i]!;
+      xy += x[i]! * y[i]!;
+    }
+    const dot = xy / Math.sqrt(xx * yy);
+    const o = out.subarray(n * per, (n + 1) * per);
+    if (!(Math.abs(dot) < 0.9995)) {
+      for (let i = 0; i < per; i++) o[i] = (1 - t) * x[i]! + t * y[i]!;
+      continue;
+    }
+    const omega = Math.acos(dot);
+    const so = Math.sin(omega);
+    const wa = Math.sin((1 - t) * omega) / so;
+    const wb = Math.sin(t * omega) / so;
+    for (let i = 0; i < per; i++) o[i] = wa * x[i]! + wb * y[i]!;
+  }
+  return { data: out, dims: a.dims };
 }
 
 /**

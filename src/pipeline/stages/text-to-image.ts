@@ -49,6 +49,7 @@ export class TextToImageStage extends PipelineStage {
       seed: p.seed ?? 0,
       batch_size: p.batch_size,
       emphasis: p.emphasis,
+      ...(p.subseed !== undefined && p.subseed_strength > 0 ? { subseed: p.subseed, subseed_strength: p.subseed_strength } : {}),
       latents: p.latents,
     };
     const now = services.now ?? (() => Date.now());
@@ -79,13 +80,14 @@ export class TextToImageStage extends PipelineStage {
     const ids: string[] = [];
     for (let i = 0; i < images.length; i++) {
       const name = images.length === 1 ? `${jobId}/generated.png` : `${jobId}/generated-${i + 1}.png`;
-      // Each image records its own seed (seed + i), as A1111's infotext does.
+      // Each image records its own seed (seed + i) and variation seed (subseed + i), as A1111's infotext does.
       const seed = result.info.seeds[i] ?? params.seed;
+      const own = { seed, ...(params.subseed !== undefined ? { subseed: params.subseed + i } : {}) };
       const id = await services.artifacts.save(name, images[i], {
         ...metadata,
-        seed,
+        ...own,
         stage: this.name,
-        parameters: { ...params, latents: undefined, seed, ...(p.loras.length ? { loras: p.loras } : {}) },
+        parameters: { ...params, latents: undefined, ...own, ...(p.loras.length ? { loras: p.loras } : {}) },
         batch_index: i,
       });
       context.addArtifact(id);

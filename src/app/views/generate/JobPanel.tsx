@@ -2,62 +2,14 @@ import { createEffect, createMemo, createResource, For, Match, Show, Switch } fr
 import type { PreviewImage } from '../../../protocol/events';
 import { ArtifactImage } from '../../components/ArtifactImage';
 import { ProgressBar } from '../../components/ProgressBar';
-import { basename, formatDuration, formatEta, formatSize, plainError } from '../../format';
+import { basename, formatSize, plainError } from '../../format';
 import { createArtifactUrl } from '../../lib/artifact-url';
 import { artifactsApi } from '../../lib/artifacts';
 import { navigate } from '../../router';
 import type { JobPhase } from '../../lib/job-state';
+import { progressText } from '../../lib/progress-text';
 import { stageMetadata } from '../../lib/stage-metadata';
 import type { GenerateJob, GenerateStore } from '../../stores/generate';
-
-/** What a stage is doing, by the names the Generate view gives its stages. */
-export function stageLabel(stage: string): string {
-  switch (stage) {
-    case 'text_to_image':
-      return 'Generating';
-    case 'hires_fix':
-      return 'Hires fix';
-    case 'refiner':
-      return 'Refining';
-    case 'detailer':
-      return 'Detailing';
-    case 'upscaler':
-      return 'Upscaling';
-    default:
-      return stage;
-  }
-}
-
-export function progressText(job: GenerateJob): { value?: number; max?: number; text: string } {
-  const p = job.progress;
-  const { submitted, finished } = job.timings;
-  switch (job.phase) {
-    case 'submitting':
-      return { text: 'Sending to the studio…' };
-    case 'queued':
-      return { text: job.position && job.position > 1 ? `Waiting in the queue (position ${job.position})` : 'Waiting in the queue…' };
-    case 'succeeded':
-      return { value: 1, max: 1, text: ['Done', submitted !== undefined && finished !== undefined ? formatDuration(finished - submitted) : ''].filter(Boolean).join(' · ') };
-    case 'failed':
-      return { value: p?.step, max: p?.total, text: 'Failed' };
-    case 'cancelled':
-      return { value: p?.step, max: p?.total, text: 'Cancelled' };
-    case 'interrupted':
-      return { text: 'Interrupted (the tab that ran it was closed)' };
-  }
-  if (job.activity) return { text: job.activity };
-  if (!p) return { text: 'Loading the model…' };
-  const unit = p.stage === 'upscaler' ? 'tile' : 'step';
-  const stageCount = job.stages.length;
-  const stageIndex = Math.max(0, job.stages.indexOf(p.stage)) + 1;
-  const parts = [
-    stageCount > 1 ? `${stageIndex}/${stageCount} ${stageLabel(p.stage)}` : stageLabel(p.stage),
-    `${unit} ${p.step} / ${p.total}`,
-    formatDuration(p.elapsedMs),
-  ];
-  if (p.etaMs !== undefined) parts.push(`ETA ${formatEta(p.etaMs)}`);
-  return { value: p.step, max: p.total, text: parts.join(' · ') };
-}
 
 /**
  * The latent preview (1/8 of the image's size), scaled up once per preview into a canvas the size
@@ -98,7 +50,7 @@ function PreviewCanvas(props: { image: PreviewImage; width: number; height: numb
 }
 
 /** One result image, with its name and size, a download and a link to its gallery entry. */
-function ResultImage(props: { id: string; final: boolean }) {
+function ResultImage(props: { id: string; final: boolean; testid?: string }) {
   const [summary] = createResource(
     () => props.id,
     (id) => artifactsApi().get(id),
@@ -106,7 +58,7 @@ function ResultImage(props: { id: string; final: boolean }) {
   const file = createArtifactUrl(() => props.id);
   const name = () => basename(summary()?.name ?? 'image.png');
   return (
-    <figure class="result-figure" classList={{ final: props.final }} data-testid="result-image">
+    <figure class="result-figure" classList={{ final: props.final }} data-testid={props.testid ?? 'result-image'}>
       <button type="button" class="result-open" title="Open in the gallery" onClick={() => navigate('gallery', props.id)}>
         <ArtifactImage id={props.id} alt={name()} class="result-thumb" />
       </button>
@@ -142,7 +94,50 @@ const STATUS_TEXT: Record<JobPhase, string> = {
   interrupted: 'Interrupted',
 };
 
-/** The job the view follows: status, progress with live preview, then its images. */
+/** An earlier finished job of this session: its prompt, seed and images, until dismissed. */
+function SessionResult(props: { job: GenerateJob; onOpen: () => void; onDismiss: () => void }) {
+  const label = () => props.job.prompt.trim().replace(/\s+/g, ' ') || '(empty prompt)';
+  return (
+    <li class="session-result" data-testid="session-result">
+      <div class="session-result-header small">
+        <button type="button" class="btn-link truncate session-result-label" title={label()} onClick={() => props.onOpen()}>
+          {label()}
+        </button>
+        <Show when={props.job.seed !== undefined}>
+          <span class="muted num">Seed {props.job.seed}</span>
+        </Show>
+        <button type="button" class="btn btn-small" aria-label={`Dismiss ${label()}`} onClick={() => props.onDismiss()}>
+          Dismiss
+        </button>
+      </div>
+      <div class="result-grid session-grid">
+        <For each={props.job.artifacts}>{(id, i) => <ResultImage id={id} final={i() === props.job.artifacts.length - 1} testid="session-image" />}</For>
+      </div>
+    </li>
+  );
+}
+
+/** The session's other finished results, newest first (the panel shows the running or latest job). */
+export function SessionResults(props: { store: GenerateStore }) {
+  const s = props.store;
+  return (
+    <Show when={s.results().length > 0}>
+      <section class="panel session-results" aria-label="Earlier results" data-testid="session-results">
+        <div class="queue-header">
+          <h3 class="panel-subtitle">Earlier results</h3>
+          <button type="button" class="btn btn-small" data-testid="dismiss-all-results" onClick={() => s.dismissAll()}>
+            Dismiss all
+          </button>
+        </div>
+        <ul class="session-list" role="list">
+          <For each={s.results()}>{(j) => <SessionResult job={j} onOpen={() => s.focus(j.id)} onDismiss={() => s.dismiss(j.id)} />}</For>
+        </ul>
+      </section>
+    </Show>
+  );
+}
+
+/** The job the view follows (the running one, else the latest): status, progress with live preview, then its images. */
 export function JobPanel(props: { store: GenerateStore }) {
   const s = props.store;
   const job = () => s.current();
@@ -165,6 +160,12 @@ export function JobPanel(props: { store: GenerateStore }) {
     for (const r of d.regions) counts.set(r.class, (counts.get(r.class) ?? 0) + 1);
     const what = [...counts].map(([c, n]) => `${n} ${c}${n === 1 ? '' : 's'}`).join(' and ');
     return what ? `Detailer: redrew ${what}.` : null;
+  });
+
+  /** What the LoRAs and embeddings did ("LoRA `x`: 192 of 192 modules"), each stage's lines once. */
+  const networkLines = createMemo(() => {
+    const lines = Object.values(job()?.result?.metadata ?? {}).flatMap((m) => ((m as { networks?: unknown }).networks as string[] | undefined) ?? []);
+    return [...new Set(lines.filter((l) => typeof l === 'string'))];
   });
 
   return (
@@ -191,7 +192,14 @@ export function JobPanel(props: { store: GenerateStore }) {
                 </span>
               </Show>
               <div class="spacer" />
-              <Show when={active()}>
+              <Show
+                when={active()}
+                fallback={
+                  <button type="button" class="btn btn-small" data-testid="dismiss-result" onClick={() => s.dismiss(j().id)}>
+                    Dismiss
+                  </button>
+                }
+              >
                 <button type="button" class="btn" data-testid="cancel" disabled={j().cancelling} onClick={() => void s.cancel(j().id)}>
                   {j().cancelling ? 'Cancelling…' : 'Cancel'}
                 </button>
@@ -206,6 +214,11 @@ export function JobPanel(props: { store: GenerateStore }) {
             <Show when={detailerNote()}>
               <p class="muted small detailer-note" data-testid="detailer-message">
                 {detailerNote()}
+              </p>
+            </Show>
+            <Show when={networkLines().length > 0}>
+              <p class="muted small networks-note" data-testid="networks-message">
+                {networkLines().join(' · ')}
               </p>
             </Show>
             <Switch>

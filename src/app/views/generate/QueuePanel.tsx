@@ -1,35 +1,9 @@
 import { createMemo, For, onMount, Show } from 'solid-js';
-import { formatDuration } from '../../format';
-import { isActive, queueStore, type QueueRow } from '../../stores/queue';
-import { stageLabel } from './JobPanel';
+import { queueDetail } from '../../lib/progress-text';
+import { isActive, queueStore } from '../../stores/queue';
 
 /** Finished jobs shown below the active ones. */
 const RECENT = 12;
-
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const pad = (n: number) => String(n).padStart(2, '0');
-
-/**
- * "14:05" today, "Nov 24 14:05" before. Written by hand: the first toLocaleString() with options
- * loads the locale's data and takes ~100 ms, a long task in the middle of a generation.
- */
-export function shortTime(timestamp: number, now = Date.now()): string {
-  const d = new Date(timestamp);
-  const time = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
-  return new Date(now).toDateString() === d.toDateString() ? time : `${MONTHS[d.getMonth()]} ${d.getDate()} ${time}`;
-}
-
-function detail(row: QueueRow): string {
-  if (row.phase === 'running' && row.progress) {
-    const unit = row.progress.stage === 'upscaler' ? 'tile' : 'step';
-    return `${stageLabel(row.progress.stage)} · ${unit} ${row.progress.step}/${row.progress.total}`;
-  }
-  if (row.phase === 'running') return 'starting';
-  if (row.phase === 'queued') return row.position && row.position > 1 ? `position ${row.position}` : 'next';
-  const { started, finished, submitted } = row.timings;
-  if (finished && started) return formatDuration(finished - started);
-  return submitted !== undefined ? shortTime(submitted) : '';
-}
 
 /** Every job of the studio (this tab's and earlier ones), newest first; queued and running ones can be cancelled. */
 export function QueuePanel(props: { onOpen?: (id: string) => boolean }) {
@@ -69,7 +43,7 @@ export function QueuePanel(props: { onOpen?: (id: string) => boolean }) {
               >
                 <span class="queue-kind muted small">{row.kind}</span> {row.label}
               </button>
-              <span class="queue-detail muted small num">{detail(row)}</span>
+              <span class="queue-detail muted small num">{queueDetail(row)}</span>
               <Show when={isActive(row)}>
                 <button
                   type="button"

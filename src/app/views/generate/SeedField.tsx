@@ -82,3 +82,64 @@ export function SeedField(props: { store: GenerateStore }) {
     </div>
   );
 }
+
+/**
+ * A1111's variation seed ("Extra" beside the seed): the start noise moves from the seed's toward
+ * the variation seed's by the strength — small strengths give near copies of the seed's image.
+ */
+export function VariationFields(props: { store: GenerateStore }) {
+  const s = props.store;
+  const on = () => Number(s.form.variationStrength) > 0;
+  return (
+    <details class="variation-fields" open={on()} data-testid="variation">
+      <summary class="small">Variation seed{on() ? ` · ${s.form.variationStrength}` : ''}</summary>
+      <div class="field-row">
+        <label class="field grow">
+          <span class="field-label">Variation seed</span>
+          <div class="seed-row">
+            <input
+              type="text"
+              inputmode="numeric"
+              data-testid="variation-seed"
+              value={s.form.variationSeed}
+              placeholder="a seed"
+              aria-invalid={s.fieldErrors().variation ? true : undefined}
+              onInput={(event) => {
+                s.setForm('variationSeed', event.currentTarget.value);
+                s.clearFieldError('variation');
+              }}
+            />
+            <button
+              type="button"
+              class="btn btn-icon"
+              title="Draw a random variation seed"
+              aria-label="New random variation seed"
+              onClick={() => s.setForm('variationSeed', String(crypto.getRandomValues(new Uint32Array(1))[0]))}
+            >
+              <DiceIcon />
+            </button>
+          </div>
+        </label>
+        <label class="field grow">
+          <span class="field-label">Variation strength</span>
+          <input
+            type="number"
+            min="0"
+            max="1"
+            step="0.05"
+            data-testid="variation-strength"
+            value={s.form.variationStrength}
+            aria-invalid={s.fieldErrors().variation ? true : undefined}
+            onInput={(event) => {
+              s.setForm('variationStrength', event.currentTarget.value);
+              s.clearFieldError('variation');
+            }}
+          />
+        </label>
+      </div>
+      <Show when={s.fieldErrors().variation} fallback={<span class="field-hint">0 = the seed's image; 1 = the variation seed's.</span>}>
+        <span class="field-error">{s.fieldErrors().variation}</span>
+      </Show>
+    </details>
+  );
+}

@@ -21,9 +21,9 @@ export function CheckpointGuidance() {
         </li>
         <li>
           <strong>Stable Diffusion 1.5</strong> (or another SD model) exported with Hugging Face <strong>Optimum</strong>:
-          <pre class="command">
-            optimum-cli export onnx --model &lt;model&gt; --task stable-diffusion --dtype fp16 &lt;out&gt;
-          </pre>
+          <pre class="command">optimum-cli export onnx --model &lt;model&gt; --task stable-diffusion &lt;out&gt;</pre>
+          For half-size float16 weights (they load faster and fit more easily) add{' '}
+          <code>--device cuda --dtype fp16</code>: optimum writes fp16 only on a CUDA device, so that needs an NVIDIA GPU.
           The output folder holds <code>model_index.json</code>, <code>text_encoder/</code>, <code>unet/</code> (
           <code>model.onnx</code> + <code>model.onnx_data</code>), <code>vae_decoder/</code>, <code>vae_encoder/</code>
           , <code>tokenizer/</code> and <code>scheduler/</code>.

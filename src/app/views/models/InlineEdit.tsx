@@ -10,6 +10,11 @@ export interface InlineEditProps {
   testid: string;
   /** Text of the button that opens the editor. */
   editLabel?: string;
+  /**
+   * That button's accessible name; it must start with its visible text (WCAG 2.5.3, so "click
+   * Rename" works by voice). Defaults to "Edit <label>".
+   */
+  editName?: string;
   readOnly?: boolean;
   multiline?: boolean;
   /** What the value looks like when not editing (defaults to the text). */
@@ -71,7 +76,7 @@ export function InlineEdit(props: InlineEditProps) {
               <button
                 type="button"
                 class="btn btn-ghost btn-small btn-link"
-                aria-label={`Edit ${props.label}`}
+                aria-label={props.editName ?? `${props.editLabel ?? 'Edit'} ${props.label}`}
                 data-testid={`${props.testid}-edit`}
                 onClick={open}
               >

@@ -33,6 +33,7 @@ export function ModelRow(props: RowProps) {
             placeholder="—"
             label={`name of ${m().name}`}
             editLabel="Rename"
+            editName={`Rename ${m().name}`}
             testid="model-name"
             readOnly={ro()}
             onSave={async (text) => {
@@ -51,12 +52,16 @@ export function ModelRow(props: RowProps) {
           </span>
         </div>
       </td>
-      <td data-testid="model-type">{typeLabel(m().model_type)}</td>
-      <td>
+      <td data-testid="model-type" data-label="Type">
+        {typeLabel(m().model_type)}
+      </td>
+      <td data-label="Status">
         <StatusCell model={m()} />
       </td>
-      <td class="num">{formatBytes(modelSize(m()))}</td>
-      <td>
+      <td class="num" data-label="Size">
+        {formatBytes(modelSize(m()))}
+      </td>
+      <td data-label="Components">
         <details class="cell-details" data-testid="model-components">
           <summary>
             {m().components.length} {m().components.length === 1 ? 'file' : 'files'} · {dtypesOf(m().components)}
@@ -65,7 +70,7 @@ export function ModelRow(props: RowProps) {
           <ComponentList components={modelComponents(m())} />
         </details>
       </td>
-      <td>
+      <td data-label="Settings">
         <Show when={m().model_type === 'checkpoint'} fallback={<RunnerInfo model={m()} />}>
           <FamilyCell model={m()} store={props.store} />
           <Show when={hasWideWeights(m())}>
@@ -73,7 +78,7 @@ export function ModelRow(props: RowProps) {
           </Show>
         </Show>
       </td>
-      <td>
+      <td data-label="Tags">
         <InlineEdit
           value={m().tags.join(', ')}
           placeholder="No tags"
@@ -88,7 +93,7 @@ export function ModelRow(props: RowProps) {
           onSave={(text) => props.store.update(m().name, { tags: parseTags(text) })}
         />
       </td>
-      <td>
+      <td data-label="Description">
         <InlineEdit
           value={m().description ?? ''}
           placeholder="No description"
@@ -99,7 +104,7 @@ export function ModelRow(props: RowProps) {
           onSave={(text) => props.store.update(m().name, { description: text.trim() || null })}
         />
       </td>
-      <td>
+      <td class="model-actions-cell">
         <Show when={!ro()}>
           <button
             type="button"
