@@ -17,6 +17,7 @@ import type { ArtifactSummary } from '../../protocol/schemas';
 import { asRecord, plainError } from '../format';
 import { checkGenerateForm, firstError, INITIAL_FORM, initialDetailerText, modelDefaultsPatch, type FieldErrors, type GenerateFormText } from '../lib/generate-form';
 import { applyLoaded } from '../lib/generate-load';
+import { restoreForm, saveForm, type KeyValueStore } from '../lib/form-persistence';
 import {
   buildPipelineConfig,
   fromMediaLabMetadata,
@@ -85,10 +86,30 @@ const initialForm = (): GenerateFormText => ({
   upscale: { on: false, factor: INITIAL_FORM.upscaleFactor, model: '' },
 });
 
+/** This tab's storage, then the last form of any tab (none in Node, or where storage is blocked). */
+function formStores(): KeyValueStore[] {
+  try {
+    return typeof window === 'undefined' ? [] : [window.sessionStorage, window.localStorage];
+  } catch {
+    return [];
+  }
+}
+
+/** How long typing pauses before the form is saved. */
+const SAVE_FORM_DELAY_MS = 300;
+
 function createGenerateStore() {
-  // ---------- the form ----------
-  const [form, setForm] = createStore<GenerateFormText>(initialForm());
-  const [modelChoice, setModelChoice] = createSignal('');
+  // ---------- the form (restored after a reload; a new tab starts from the last one used) ----------
+  const restored = restoreForm(formStores(), initialForm());
+  const [form, setForm] = createStore<GenerateFormText>(restored?.form ?? initialForm());
+  const [modelChoice, setModelChoice] = createSignal(restored?.model ?? '');
+  let saveTimer: ReturnType<typeof setTimeout> | undefined;
+  createEffect(() => {
+    const snapshot = JSON.stringify(form); // reads every field: any change saves
+    const choice = modelChoice();
+    clearTimeout(saveTimer);
+    saveTimer = setTimeout(() => saveForm(formStores(), { form: JSON.parse(snapshot) as GenerateFormText, model: choice }), SAVE_FORM_DELAY_MS);
+  });
   const [fieldErrors, setFieldErrors] = createSignal<FieldErrors>({});
   const [error, setError] = createSignal<string | null>(null);
   const [notice, setNotice] = createSignal<LoadNotice | null>(null);
