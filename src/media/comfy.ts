@@ -9,6 +9,16 @@
  *            ─ model ─────▶ (LoRA loaders …) ▶ CheckpointLoaderSimple.ckpt_name → model
  *            seed, steps, cfg, sampler_name, scheduler, denoise
  *
+ *   SamplerCustom: noise_seed and cfg on the node, positive/negative/model as above;
+ *   SamplerCustomAdvanced: noise ▶ RandomNoise.noise_seed, guider ▶ CFGGuider (cfg, prompts,
+ *   model) or BasicGuider (the positive prompt alone = CFG 1); both: sampler ▶ KSamplerSelect,
+ *   sigmas ▶ BasicScheduler / KarrasScheduler / SDTurboScheduler … (steps, scheduler, denoise).
+ *   With several samplers, the first pass (fed by an empty latent) is read.
+ *
+ * LoRA and hypernetwork loaders, ControlNet and other conditioning nodes, model patches, CLIP
+ * skip and img2img inputs (LoadImage ▶ VAEEncode) are walked through and each is named in the
+ * warnings, as none of them is applied here.
+ *
  * A graph that is not what ComfyUI writes (bad JSON, missing nodes, broken links, wrong types)
  * is refused with a ComfyParamsError saying what is wrong. A well-formed graph using something
  * this app cannot reproduce (a sampler it lacks, prompts merged by ConditioningCombine, a seed
@@ -20,6 +30,7 @@
 import { z } from 'zod';
 import type { SchedulerName } from '../protocol/pipeline-config';
 import type { ImportedGenerationParams } from './infotext';
+import { largeIntegerLiterals } from './tool-metadata';
 
 export class ComfyParamsError extends Error {
   override readonly name = 'ComfyParamsError';
@@ -42,7 +53,7 @@ const COMFY_SAMPLERS: Record<string, SchedulerName> = {
   lcm: 'lcm',
 };
 
-const SAMPLER_CLASSES = new Set(['KSampler', 'KSamplerAdvanced']);
+const SAMPLER_CLASSES = new Set(['KSampler', 'KSamplerAdvanced', 'SamplerCustom', 'SamplerCustomAdvanced']);
 
 /** Links are followed at most this far, so a cycle in a hostile graph cannot loop forever. */
 const MAX_DEPTH = 32;
@@ -74,7 +85,7 @@ export function readComfyPrompt(json: string, options: ReadComfyOptions = {}): I
   } catch (cause) {
     throw new ComfyParamsError(`the graph is not valid JSON (${cause instanceof Error ? cause.message : String(cause)})`, { cause });
   }
-  return new GraphReader(parseGraph(raw)).read();
+  return new GraphReader(parseGraph(raw), largeIntegerLiterals(json)).read();
 }
 
 /** Validate the shape of every node and index them; Maps, because ids and input names come from the file. */
@@ -113,37 +124,106 @@ class Unresolved {
 class GraphReader {
   private readonly out: ImportedGenerationParams = { extra: {}, warnings: [] };
 
-  constructor(private readonly nodes: Map<string, GraphNode>) {}
+  /** Nodes already named in a note (a LoRA loader feeds both the model and the prompts). */
+  private readonly noted = new Set<string>();
+
+  constructor(
+    private readonly nodes: Map<string, GraphNode>,
+    private readonly literals: Map<number, string> = new Map(),
+  ) {}
 
   read(): ImportedGenerationParams {
     const sampler = this.pickSampler();
     const { out } = this;
-    const advanced = sampler.class_type === 'KSamplerAdvanced';
     const label = `${sampler.class_type} "${sampler.id}"`;
+    const custom = sampler.class_type === 'SamplerCustom' || sampler.class_type === 'SamplerCustomAdvanced';
 
-    const steps = this.scalar(sampler, 'steps', 'number');
+    if (!custom) {
+      const advanced = sampler.class_type === 'KSamplerAdvanced';
+      this.readSteps(sampler, label);
+      const cfg = this.scalar(sampler, 'cfg', 'number');
+      if (typeof cfg === 'number') out.guidance_scale = cfg;
+      else this.warn('CFG', cfg);
+      this.readSeed(this.scalar(sampler, advanced ? 'noise_seed' : 'seed', 'number'));
+      this.readSamplerName(this.scalar(sampler, 'sampler_name', 'string'), this.scalar(sampler, 'scheduler', 'string'));
+      if (!advanced) this.readDenoise(sampler, label);
+      this.readPrompts(sampler);
+      this.readSize(this.link(sampler, 'latent_image'));
+      const model = this.modelName(this.link(sampler, 'model'), 0);
+      if (model !== undefined) out.model = model;
+      return out;
+    }
+
+    // SamplerCustom holds noise_seed, cfg and the prompts itself; SamplerCustomAdvanced takes them
+    // from a noise node (RandomNoise) and a guider node (CFGGuider, BasicGuider).
+    let modelFrom: { node: GraphNode } | undefined;
+    if (sampler.class_type === 'SamplerCustom') {
+      if (sampler.inputs.get('add_noise') === false) this.out.warnings.push(`${label} adds no noise (add_noise off), which this app does not do`);
+      this.readSeed(this.scalar(sampler, 'noise_seed', 'number'));
+      const cfg = this.scalar(sampler, 'cfg', 'number');
+      if (typeof cfg === 'number') out.guidance_scale = cfg;
+      else this.warn('CFG', cfg);
+      this.readPrompts(sampler);
+      modelFrom = this.link(sampler, 'model');
+    } else {
+      const noise = this.link(sampler, 'noise').node;
+      if (noise.inputs.has('noise_seed')) this.readSeed(this.scalar(noise, 'noise_seed', 'number'));
+      else this.out.warnings.push(`seed not read: the noise comes from ${noise.class_type} node "${noise.id}", which holds no seed`);
+      const guider = this.link(sampler, 'guider').node;
+      if (guider.inputs.has('positive') && guider.inputs.has('negative') && guider.inputs.has('cfg')) {
+        // CFGGuider
+        const cfg = this.scalar(guider, 'cfg', 'number');
+        if (typeof cfg === 'number') out.guidance_scale = cfg;
+        else this.warn('CFG', cfg);
+        this.readPrompts(guider);
+      } else if (guider.inputs.has('conditioning') && !guider.inputs.has('cfg')) {
+        // BasicGuider: the positive prompt alone, which is CFG 1 with no negative prompt.
+        const text = this.promptText(this.link(guider, 'conditioning'), 0);
+        if (typeof text === 'string') out.prompt = text;
+        else this.warn('positive prompt', text);
+        out.guidance_scale = 1;
+      } else {
+        this.out.warnings.push(`prompts and CFG not read: the guider is ${guider.class_type} node "${guider.id}", which this app does not reproduce`);
+      }
+      if (guider.inputs.has('model')) modelFrom = this.link(guider, 'model');
+    }
+    const select = this.link(sampler, 'sampler').node;
+    const sigmas = this.link(sampler, 'sigmas').node;
+    const samplerName = select.inputs.has('sampler_name')
+      ? this.scalar(select, 'sampler_name', 'string')
+      : new Unresolved(`it comes from ${select.class_type} node "${select.id}", which is not KSamplerSelect`);
+    this.readSigmas(sigmas, samplerName);
+    this.readSize(this.link(sampler, 'latent_image'));
+    if (modelFrom) {
+      const model = this.modelName(modelFrom, 0);
+      if (model !== undefined) out.model = model;
+    }
+    return out;
+  }
+
+  private readSteps(node: GraphNode, label: string): void {
+    const steps = this.scalar(node, 'steps', 'number');
     if (typeof steps === 'number') {
-      if (Number.isInteger(steps) && steps >= 1) out.steps = steps;
+      if (Number.isInteger(steps) && steps >= 1) this.out.steps = steps;
       else throw new ComfyParamsError(`${label} has steps = ${steps}, not a whole number from 1`);
     } else this.warn('steps', steps);
+  }
 
-    const cfg = this.scalar(sampler, 'cfg', 'number');
-    if (typeof cfg === 'number') out.guidance_scale = cfg;
-    else this.warn('CFG', cfg);
-
-    const seedInput = advanced ? 'noise_seed' : 'seed';
-    const seed = this.scalar(sampler, seedInput, 'number');
+  private readSeed(seed: number | string | Unresolved | undefined): void {
+    const { out } = this;
     if (typeof seed === 'number') {
-      // ComfyUI seeds go up to 2^64; past 2^53 JSON numbers have already lost digits.
+      // ComfyUI seeds go up to 2^64; past 2^53 JSON numbers lose digits, so the file's own are quoted.
       if (Number.isSafeInteger(seed) && seed >= 0) out.seed = seed;
       else {
-        out.extra.seed = String(seed);
-        out.warnings.push(`seed ${seed} is outside the range this app can reproduce (0 to 2^53 - 1)`);
+        const digits = this.literals.get(seed) ?? String(seed);
+        out.extra.seed = digits;
+        out.warnings.push(`seed ${digits} is outside the range this app can reproduce (0 to 2^53 - 1)`);
       }
     } else this.warn('seed', seed);
+  }
 
-    const samplerName = this.scalar(sampler, 'sampler_name', 'string');
-    const scheduler = this.scalar(sampler, 'scheduler', 'string');
+  private readSamplerName(samplerName: number | string | Unresolved | undefined, scheduler: number | string | Unresolved | undefined): void {
+    const { out } = this;
     if (typeof samplerName === 'string') {
       const key = samplerName.replace(/^sample_/, '');
       if (Object.hasOwn(COMFY_SAMPLERS, key)) {
@@ -160,35 +240,49 @@ class GraphReader {
         out.warnings.push(`scheduler "${scheduler}" is not one this app has (normal, karras); the sampler's default is used`);
       }
     } else this.warn('scheduler', scheduler);
+  }
 
-    if (!advanced) {
-      const denoise = this.scalar(sampler, 'denoise', 'number');
-      if (typeof denoise === 'number') {
-        if (!(denoise >= 0 && denoise <= 1)) throw new ComfyParamsError(`${label} has denoise = ${denoise}, not from 0 to 1`);
-        if (denoise < 1) out.strength = denoise;
-      } else if (denoise !== undefined) this.warn('denoise', denoise);
+  private readDenoise(node: GraphNode, label: string): void {
+    const denoise = this.scalar(node, 'denoise', 'number');
+    if (typeof denoise === 'number') {
+      if (!(denoise >= 0 && denoise <= 1)) throw new ComfyParamsError(`${label} has denoise = ${denoise}, not from 0 to 1`);
+      if (denoise < 1) this.out.strength = denoise;
+    } else if (denoise !== undefined) this.warn('denoise', denoise);
+  }
+
+  /** Steps, schedule and denoise from the node making a custom sampler's sigmas. */
+  private readSigmas(node: GraphNode, samplerName: number | string | Unresolved | undefined): void {
+    const label = `${node.class_type} "${node.id}"`;
+    if (!node.inputs.has('steps')) {
+      this.out.warnings.push(`steps not read: the sigmas come from ${node.class_type} node "${node.id}", which holds no step count`);
+      this.readSamplerName(samplerName, 'normal');
+      return;
     }
+    this.readSteps(node, label);
+    let scheduler: number | string | Unresolved | undefined = 'normal';
+    if (node.inputs.has('scheduler')) scheduler = this.scalar(node, 'scheduler', 'string');
+    else if (node.class_type === 'KarrasScheduler') scheduler = 'karras';
+    else this.out.warnings.push(`the noise schedule of ${node.class_type} node "${node.id}" is not one this app has; the sampler's default is used`);
+    this.readSamplerName(samplerName, scheduler);
+    this.readDenoise(node, label);
+  }
 
+  private readPrompts(node: GraphNode): void {
     for (const [input, field] of [
       ['positive', 'prompt'],
       ['negative', 'negative_prompt'],
     ] as const) {
-      const text = this.promptText(this.link(sampler, input), 0);
-      if (typeof text === 'string') out[field] = text;
+      const text = this.promptText(this.link(node, input), 0);
+      if (typeof text === 'string') this.out[field] = text;
       else this.warn(`${input} prompt`, text);
     }
-
-    this.readSize(this.link(sampler, 'latent_image'));
-    const model = this.modelName(this.link(sampler, 'model'), 0);
-    if (model !== undefined) out.model = model;
-    return out;
   }
 
   /** The sampler to read: the first pass (latent from an empty-latent node) if there are several. */
   private pickSampler(): GraphNode {
     const samplers = [...this.nodes.values()].filter((n) => SAMPLER_CLASSES.has(n.class_type));
     if (samplers.length === 0) {
-      throw new ComfyParamsError('the graph has no KSampler node, so there are no sampling parameters to read');
+      throw new ComfyParamsError('the graph has no KSampler node (nor SamplerCustom / SamplerCustomAdvanced), so there are no sampling parameters to read');
     }
     const byId = (a: GraphNode, b: GraphNode) => Number(a.id) - Number(b.id) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
     const firstPass = (n: GraphNode) => {
@@ -252,11 +346,16 @@ class GraphReader {
       // CLIPTextEncode holds `text`; SDXL's CLIPTextEncodeSDXL holds `text_g` and `text_l`.
       if (!node.inputs.has(input)) continue;
       const text = this.scalar(node, input, 'string');
+      if (typeof text === 'string') this.noteClip(node);
       if (typeof text === 'string' || text instanceof Unresolved) return text;
     }
-    if (node.inputs.has('conditioning')) return this.promptText(this.link(node, 'conditioning'), depth + 1);
+    if (node.inputs.has('conditioning')) {
+      this.noteConditioning(node);
+      return this.promptText(this.link(node, 'conditioning'), depth + 1);
+    }
     // ControlNetApplyAdvanced and friends pass both prompts: output 0 positive, 1 negative.
     if (node.inputs.has('positive') && node.inputs.has('negative') && output <= 1) {
+      this.noteConditioning(node);
       return this.promptText(this.link(node, output === 0 ? 'positive' : 'negative'), depth + 1);
     }
     if (node.inputs.has('conditioning_1') || node.inputs.has('conditioning_to')) {
@@ -268,7 +367,10 @@ class GraphReader {
   /** Size from an empty-latent node; an img2img latent (VAEEncode …) has none, which is fine. */
   private readSize(from: { node: GraphNode }): void {
     const { node } = from;
-    if (!node.inputs.has('width') || !node.inputs.has('height') || node.inputs.has('samples')) return;
+    if (!node.inputs.has('width') || !node.inputs.has('height') || node.inputs.has('samples') || node.inputs.has('pixels')) {
+      this.noteLatentSource(node);
+      return;
+    }
     const width = this.scalar(node, 'width', 'number');
     const height = this.scalar(node, 'height', 'number');
     if (typeof width === 'number' && typeof height === 'number') {
@@ -288,7 +390,120 @@ class GraphReader {
       const name = node.inputs.has(input) ? this.scalar(node, input, 'string') : undefined;
       if (typeof name === 'string') return name;
     }
-    return node.inputs.has('model') ? this.modelName(this.link(node, 'model'), depth + 1) : undefined;
+    if (!node.inputs.has('model')) return undefined;
+    this.noteModelPatch(node);
+    return this.modelName(this.link(node, 'model'), depth + 1);
+  }
+
+  /** A number input as it stands (not followed), for a note. */
+  private plainNumber(node: GraphNode, input: string): number | undefined {
+    const value = node.inputs.get(input);
+    return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+  }
+
+  /** A string input as it stands, else a one-step-linked loader's value of that name, for a note. */
+  private plainName(node: GraphNode, input: string): string | undefined {
+    const value = node.inputs.get(input);
+    return typeof value === 'string' ? value : undefined;
+  }
+
+  private once(node: GraphNode): boolean {
+    if (this.noted.has(node.id)) return false;
+    this.noted.add(node.id);
+    return true;
+  }
+
+  /** A LoRA or hypernetwork loader: named, with its strengths. */
+  private noteNetwork(node: GraphNode): boolean {
+    const lora = this.plainName(node, 'lora_name');
+    const hyper = this.plainName(node, 'hypernetwork_name');
+    if (lora === undefined && hyper === undefined) return false;
+    if (!this.once(node)) return true;
+    const where = `${node.class_type} node "${node.id}"`;
+    if (lora !== undefined) {
+      const strengths = [
+        ['model', this.plainNumber(node, 'strength_model')],
+        ['clip', this.plainNumber(node, 'strength_clip')],
+      ]
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => `strength ${k} ${v}`);
+      this.out.warnings.push(`LoRA "${lora}" (${[where, ...strengths].join(', ')}) is not applied`);
+    } else {
+      const strength = this.plainNumber(node, 'strength');
+      this.out.warnings.push(`hypernetwork "${hyper}" (${where}${strength !== undefined ? `, strength ${strength}` : ''}) is not applied`);
+    }
+    return true;
+  }
+
+  /** A node between the checkpoint and the sampler: a LoRA, a hypernetwork, or another patch. */
+  private noteModelPatch(node: GraphNode): void {
+    if (this.noteNetwork(node) || !this.once(node)) return;
+    this.out.warnings.push(`${node.class_type} node "${node.id}" changes the model, which is not applied`);
+  }
+
+  /** LoRAs and CLIP skip between a text encoder and the checkpoint (the clip link). */
+  private noteClip(encoder: GraphNode): void {
+    let node = encoder;
+    for (let depth = 0; depth < MAX_DEPTH; depth++) {
+      const clip = node.inputs.get('clip');
+      if (!isLink(clip)) return;
+      const next = this.nodes.get(String(clip[0]));
+      if (!next) return;
+      node = next;
+      if (this.noteNetwork(node)) continue;
+      const layer = this.plainNumber(node, 'stop_at_clip_layer');
+      if (layer !== undefined && this.once(node) && layer !== -1) {
+        this.out.warnings.push(`CLIP skip (stop at layer ${layer}, ${node.class_type} node "${node.id}") is not a setting this app has`);
+      }
+    }
+  }
+
+  /** A node that changes a prompt's conditioning: a ControlNet (named), Flux guidance, or another. */
+  private noteConditioning(node: GraphNode): void {
+    if (!this.once(node)) return;
+    const where = `${node.class_type} node "${node.id}"`;
+    const control = node.inputs.get('control_net');
+    if (control !== undefined) {
+      const loader = isLink(control) ? this.nodes.get(String(control[0])) : undefined;
+      const name = loader ? this.plainName(loader, 'control_net_name') : undefined;
+      const strength = this.plainNumber(node, 'strength');
+      const image = this.imageName(node.inputs.get('image'));
+      const details = [where, strength !== undefined ? `strength ${strength}` : undefined, image !== undefined ? `image "${image}"` : undefined].filter(Boolean);
+      this.out.warnings.push(`ControlNet${name !== undefined ? ` "${name}"` : ''} (${details.join(', ')}) is not applied`);
+      return;
+    }
+    const guidance = this.plainNumber(node, 'guidance');
+    if (node.class_type === 'FluxGuidance' && guidance !== undefined) {
+      this.out.warnings.push(`Flux guidance ${guidance} (${where}) is not a setting this app has`);
+      return;
+    }
+    const image = this.imageName(node.inputs.get('pixels') ?? node.inputs.get('image'));
+    this.out.warnings.push(`${where}${image !== undefined ? ` (image "${image}")` : ''} changes the prompt's conditioning, which is not applied`);
+  }
+
+  /** The file name of the LoadImage node an image input comes from, through image filters (Canny …). */
+  private imageName(value: unknown): string | undefined {
+    let link = value;
+    for (let depth = 0; depth < MAX_DEPTH && isLink(link); depth++) {
+      const source = this.nodes.get(String(link[0]));
+      if (!source) return undefined;
+      const name = this.plainName(source, 'image');
+      if (name !== undefined) return name;
+      link = source.inputs.get('image') ?? source.inputs.get('pixels');
+    }
+    return undefined;
+  }
+
+  /** A sampler's latent that is not an empty one: img2img (an encoded image) or another pass. */
+  private noteLatentSource(node: GraphNode): void {
+    if (!this.once(node)) return;
+    const where = `${node.class_type} node "${node.id}"`;
+    if (node.inputs.has('pixels')) {
+      const image = this.imageName(node.inputs.get('pixels'));
+      this.out.warnings.push(`img2img: sampling starts from ${image !== undefined ? `image "${image}"` : 'an image'} encoded by ${where}, which is not loaded here`);
+    } else {
+      this.out.warnings.push(`sampling starts from the latent of ${where}, not an empty latent; it is read as text-to-image`);
+    }
   }
 
   private warn(what: string, why: Unresolved | string | number | undefined): void {

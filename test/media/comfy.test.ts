@@ -93,7 +93,11 @@ describe('readComfyPrompt', () => {
     graph['10'] = { class_type: 'LoadImage', inputs: { image: 'photo.png', upload: 'image' } };
     graph['12'] = { class_type: 'VAEEncode', inputs: { pixels: ['10', 0], vae: ['4', 2] } };
     const params = read(graph);
-    expect(params).toMatchObject({ strength: 0.6, warnings: [] });
+    // The input image is named: the img2img cannot be redone without it.
+    expect(params).toMatchObject({
+      strength: 0.6,
+      warnings: ['img2img: sampling starts from image "photo.png" encoded by VAEEncode node "12", which is not loaded here'],
+    });
     expect(params).not.toHaveProperty('width');
   });
 
@@ -109,11 +113,19 @@ describe('readComfyPrompt', () => {
       class_type: 'ControlNetApplyAdvanced',
       inputs: { positive: ['20', 0], negative: ['7', 0], control_net: ['31', 0], image: ['32', 0], strength: 1 },
     };
+    graph['31'] = { class_type: 'ControlNetLoader', inputs: { control_net_name: 'control_v11p_sd15_canny.pth' } };
+    graph['32'] = { class_type: 'LoadImage', inputs: { image: 'edges.png', upload: 'image' } };
     expect(read(graph)).toMatchObject({
       prompt: 'beautiful scenery, glass bottle, "galaxy": purple',
       negative_prompt: 'text, watermark',
       model: 'v1-5-pruned-emaonly.safetensors',
-      warnings: [],
+      // Walked through, and each one named: none of them is applied.
+      warnings: [
+        'ControlNet "control_v11p_sd15_canny.pth" (ControlNetApplyAdvanced node "21", strength 1, image "edges.png") is not applied',
+        'unCLIPConditioning node "20" changes the prompt\'s conditioning, which is not applied',
+        'LoRA "b.safetensors" (LoraLoader node "11", strength model 0.5) is not applied',
+        'LoRA "a.safetensors" (LoraLoader node "10", strength model 1) is not applied',
+      ],
     });
   });
 

@@ -5,7 +5,10 @@
  * - our own records: the `media-lab` PNG chunk (a stage's metadata, as the gallery keeps it),
  *   or a job's pipeline config (gallery "reuse parameters", a saved config file);
  * - A1111's `parameters` chunk (infotext, incl. hires fix and ADetailer keys);
- * - ComfyUI's `prompt` chunk (an API-format graph).
+ * - ComfyUI's `prompt` chunk (an API-format graph: KSampler or SamplerCustom / SamplerCustomAdvanced);
+ * - Fooocus's and RuinedFooocus's JSON `parameters` chunk;
+ * - InvokeAI's `invokeai_metadata`, `sd-metadata` (2.x) and `Dream` (2.x) chunks;
+ * - NovelAI's `Comment` JSON with its `Description` and `Software` chunks.
  *
  * Every reader returns what it could map plus a list of what it could not, in words a person can
  * read; nothing in a file is evaluated (JSON is parsed as data, text chunks are read with the
@@ -16,6 +19,9 @@
  */
 import { z } from 'zod';
 import { readComfyPrompt } from '../../media/comfy';
+import { fooocusFlavour, readFooocusParameters } from '../../media/fooocus';
+import { readInvokeAiDream, readInvokeAiMetadata, readInvokeAiSdMetadata } from '../../media/invokeai';
+import { isNovelAi, readNovelAi, type NovelAiChunks } from '../../media/novelai';
 import { ADETAILER_VERSION_KEY, adetailerSuffix, parseInfotext, readAdetailerTabs, setOwn, toGenerationParams, type ImportedGenerationParams } from '../../media/infotext';
 import { readPngTextChunks, type PngTextChunk } from '../../media/png-text';
 import {
@@ -135,12 +141,15 @@ export interface GenerationParameters {
   upscaler?: UpscalerSettings | null;
 }
 
-export type ParametersSource = 'media-lab' | 'a1111' | 'comfyui' | 'pipeline-config';
+export type ParametersSource = 'media-lab' | 'a1111' | 'comfyui' | 'fooocus' | 'invokeai' | 'novelai' | 'pipeline-config';
 
 export const SOURCE_LABELS: Record<ParametersSource, string> = {
   'media-lab': 'Media Lab',
   a1111: 'AUTOMATIC1111',
   comfyui: 'ComfyUI',
+  fooocus: 'Fooocus',
+  invokeai: 'InvokeAI',
+  novelai: 'NovelAI',
   'pipeline-config': 'a pipeline config',
 };
 
@@ -329,7 +338,7 @@ export function fromMediaLabMetadata(raw: unknown): LoadedParameters {
  * An image of a generated batch is reproduced alone: batch 1 with its own seed (seed + its index,
  * which the image records), as A1111 reuses the infotext of image i.
  */
-function oneOfBatch(meta: Record<string, unknown>, loaded: LoadedParameters): LoadedParameters {
+export function oneOfBatch(meta: Record<string, unknown>, loaded: LoadedParameters): LoadedParameters {
   if (meta.stage_type !== 'text_to_image' || !isInt(meta.batch_index)) return loaded;
   // The image's own seed, when it was one this app can use (else the loaded notes say why).
   const own = {
@@ -628,7 +637,7 @@ const A1111_IGNORED = new Set(['Version', 'Model hash', 'VAE hash', 'TI hashes',
 
 function fromImported(
   imported: ImportedGenerationParams,
-  source: 'a1111' | 'comfyui',
+  source: 'a1111' | 'comfyui' | 'fooocus' | 'invokeai' | 'novelai',
   hires: HiresFixSettings | null,
   extraUsed: ReadonlySet<string>,
   detailer: DetailerSettings | null = null,
@@ -658,7 +667,7 @@ function fromImported(
   }
   for (const [key, value] of Object.entries(imported.extra)) {
     if (extraUsed.has(key) || A1111_IGNORED.has(key) || imported.warnings.some((w) => w.startsWith(`${key} `))) continue;
-    if (source === 'comfyui') continue; // its extras are already explained by its warnings
+    if (source !== 'a1111') continue; // the other readers' extras are already explained by their warnings
     unmapped.push(`${key}: ${value.length > 60 ? `${value.slice(0, 60)}…` : value} (not a setting this app has)`);
   }
   checkKarras(out, unmapped);
@@ -682,17 +691,51 @@ export function fromComfyPrompt(json: string): LoadedParameters {
   return fromImported(readComfyPrompt(json), 'comfyui', null, new Set());
 }
 
+/** Fooocus's or RuinedFooocus's JSON `parameters` chunk. */
+export function fromFooocusParameters(text: string): LoadedParameters {
+  return fromImported(readFooocusParameters(text), 'fooocus', null, new Set());
+}
+
+/** InvokeAI's `invokeai_metadata` chunk (3.x and later). */
+export function fromInvokeAiMetadata(text: string): LoadedParameters {
+  return fromImported(readInvokeAiMetadata(text), 'invokeai', null, new Set());
+}
+
+/** InvokeAI 2.x's `sd-metadata` chunk. */
+export function fromInvokeAiSdMetadata(text: string): LoadedParameters {
+  return fromImported(readInvokeAiSdMetadata(text), 'invokeai', null, new Set());
+}
+
+/** InvokeAI 2.x's `Dream` chunk (its command line). */
+export function fromInvokeAiDream(text: string): LoadedParameters {
+  return fromImported(readInvokeAiDream(text), 'invokeai', null, new Set());
+}
+
+/** NovelAI's chunks: `Comment` JSON, with `Description` (the prompt) and `Source` (the model). */
+export function fromNovelAi(chunks: NovelAiChunks): LoadedParameters {
+  return fromImported(readNovelAi(chunks), 'novelai', null, new Set());
+}
+
 /**
- * Text chunks of a PNG → parameters. Ours win (exact), then A1111's, then ComfyUI's; if the
- * preferred one cannot be read the next is tried and the failure noted.
+ * Text chunks of a PNG → parameters. Ours win (exact), then the `parameters` chunk (Fooocus's
+ * JSON, else A1111's infotext), ComfyUI's graph, InvokeAI's (newest form first), NovelAI's; if
+ * the preferred one cannot be read the next is tried and the failure noted.
  */
 export function fromPngTextChunks(chunks: readonly PngTextChunk[]): LoadedParameters {
   const find = (keyword: string) => chunks.find((c) => c.keyword === keyword)?.text;
   const failures: string[] = [];
+  const parameters = find('parameters');
+  const novelai = { comment: find('Comment'), description: find('Description'), software: find('Software'), source: find('Source') };
   const attempts: Array<[string, string | undefined, (text: string) => LoadedParameters]> = [
     ['Media Lab', find('media-lab'), (text) => fromMediaLabMetadata(parseJson(text, 'Media Lab'))],
-    ['A1111', find('parameters'), fromA1111Infotext],
+    parameters !== undefined && fooocusFlavour(parameters) !== undefined
+      ? ['Fooocus', parameters, fromFooocusParameters]
+      : ['A1111', parameters, fromA1111Infotext],
     ['ComfyUI', find('prompt'), fromComfyPrompt],
+    ['InvokeAI', find('invokeai_metadata'), fromInvokeAiMetadata],
+    ['InvokeAI', find('sd-metadata'), fromInvokeAiSdMetadata],
+    ['InvokeAI', find('Dream'), fromInvokeAiDream],
+    ['NovelAI', isNovelAi(novelai) ? novelai.comment : undefined, (comment) => fromNovelAi({ ...novelai, comment })],
   ];
   for (const [name, text, read] of attempts) {
     if (text === undefined) continue;
@@ -706,7 +749,7 @@ export function fromPngTextChunks(chunks: readonly PngTextChunk[]): LoadedParame
   }
   if (failures.length) throw new ParametersError(failures.join('; '));
   throw new ParametersError(
-    'this PNG holds no generation parameters (no Media Lab, A1111 "parameters" or ComfyUI "prompt" text)',
+    'this PNG holds no generation parameters (no Media Lab, A1111 or Fooocus "parameters", ComfyUI "prompt", InvokeAI or NovelAI text)',
   );
 }
 

@@ -22,6 +22,7 @@ import {
   buildPipelineConfig,
   fromMediaLabMetadata,
   fromPipelineConfig,
+  oneOfBatch,
   modelFixedSize,
   ParametersError,
   parsePipelineConfigText,
@@ -383,7 +384,9 @@ function createGenerateStore() {
       const request = asRecord(job?.request);
       if (job?.kind === 'generate' && request?.pipeline_config) {
         try {
-          applyParameters(fromPipelineConfig(request.pipeline_config, asRecord(request.input_data) ?? {}, 'media-lab'), origin);
+          // The job's whole pipeline, as this image of it was made (its own seed, batch 1).
+          const loaded = fromPipelineConfig(request.pipeline_config, asRecord(request.input_data) ?? {}, 'media-lab');
+          applyParameters(oneOfBatch(asRecord(artifact.metadata) ?? {}, loaded), origin);
           return;
         } catch {
           // Fall back to the image's own metadata.

@@ -1,4 +1,4 @@
-import { createEffect, createMemo, createResource, For, Match, Show, Switch } from 'solid-js';
+import { createEffect, createMemo, createResource, createSignal, For, Match, Show, Switch } from 'solid-js';
 import type { PreviewImage } from '../../../protocol/events';
 import { ArtifactImage } from '../../components/ArtifactImage';
 import { ProgressBar } from '../../components/ProgressBar';
@@ -9,7 +9,8 @@ import { navigate } from '../../router';
 import type { JobPhase } from '../../lib/job-state';
 import { progressText } from '../../lib/progress-text';
 import { stageMetadata } from '../../lib/stage-metadata';
-import type { GenerateJob, GenerateStore } from '../../stores/generate';
+import { enhanceStore } from '../../stores/enhance';
+import { generateStore, type GenerateJob, type GenerateStore } from '../../stores/generate';
 
 /**
  * The latent preview (1/8 of the image's size), scaled up once per preview into a canvas the size
@@ -49,7 +50,11 @@ function PreviewCanvas(props: { image: PreviewImage; width: number; height: numb
   );
 }
 
-/** One result image, with its name and size, a download and a link to its gallery entry. */
+/**
+ * One result image, with its name and size, and what people do with a result next: download it,
+ * send it to Enhance, reuse its parameters (an image of a batch: batch 1 with its own seed),
+ * open it in the gallery, or delete it.
+ */
 function ResultImage(props: { id: string; final: boolean; testid?: string }) {
   const [summary] = createResource(
     () => props.id,
@@ -57,29 +62,67 @@ function ResultImage(props: { id: string; final: boolean; testid?: string }) {
   );
   const file = createArtifactUrl(() => props.id);
   const name = () => basename(summary()?.name ?? 'image.png');
+  const [deleted, setDeleted] = createSignal(false);
+  const [actionError, setActionError] = createSignal<string | null>(null);
+  const act = (what: string, fn: () => Promise<unknown>) => async () => {
+    setActionError(null);
+    try {
+      await fn();
+    } catch (err) {
+      setActionError(`${what}: ${plainError(err)}`);
+    }
+  };
+  const enhance = act('Could not send it to Enhance', async () => {
+    await enhanceStore().useArtifact(props.id, summary()?.name ?? name());
+    navigate('enhance');
+  });
+  const reuse = act('Could not reuse its parameters', async () => {
+    const item = summary();
+    if (item) await generateStore().reuseArtifact(item);
+  });
+  const remove = act('Could not delete it', async () => {
+    await artifactsApi().delete(props.id);
+    setDeleted(true);
+  });
   return (
-    <figure class="result-figure" classList={{ final: props.final }} data-testid={props.testid ?? 'result-image'}>
-      <button type="button" class="result-open" title="Open in the gallery" onClick={() => navigate('gallery', props.id)}>
-        <ArtifactImage id={props.id} alt={name()} class="result-thumb" />
-      </button>
-      <figcaption class="small">
-        <span class="result-name">
-          <span class="truncate">{name()}</span>
-          <Show when={summary()}>
-            <span class="muted num">{formatSize(summary()!.width, summary()!.height)}</span>
+    <figure class="result-figure" classList={{ final: props.final }} data-testid={props.testid ?? 'result-image'} data-deleted={deleted() ? 'true' : undefined}>
+      <Show when={!deleted()} fallback={<p class="muted small result-deleted">Deleted.</p>}>
+        <button type="button" class="result-open" title="Open in the gallery" onClick={() => navigate('gallery', props.id)}>
+          <ArtifactImage id={props.id} alt={name()} class="result-thumb" />
+        </button>
+        <figcaption class="small">
+          <span class="result-name">
+            <span class="truncate">{name()}</span>
+            <Show when={summary()}>
+              <span class="muted num">{formatSize(summary()!.width, summary()!.height)}</span>
+            </Show>
+          </span>
+          <span class="result-links">
+            <Show when={file().url}>
+              <a class="btn-link" href={file().url} download={name()} data-testid="result-download">
+                Download
+              </a>
+            </Show>
+            <button type="button" class="btn-link" data-testid="result-enhance" onClick={() => void enhance()}>
+              Enhance
+            </button>
+            <button type="button" class="btn-link" data-testid="result-reuse" disabled={!summary()} onClick={() => void reuse()}>
+              Reuse
+            </button>
+            <button type="button" class="btn-link" data-testid="result-gallery" onClick={() => navigate('gallery', props.id)}>
+              Gallery
+            </button>
+            <button type="button" class="btn-link danger" data-testid="result-delete" onClick={() => void remove()}>
+              Delete
+            </button>
+          </span>
+          <Show when={actionError()}>
+            <span class="field-error" role="alert">
+              {actionError()}
+            </span>
           </Show>
-        </span>
-        <span class="result-links">
-          <button type="button" class="btn-link" data-testid="result-gallery" onClick={() => navigate('gallery', props.id)}>
-            Gallery
-          </button>
-          <Show when={file().url}>
-            <a class="btn-link" href={file().url} download={name()} data-testid="result-download">
-              Download
-            </a>
-          </Show>
-        </span>
-      </figcaption>
+        </figcaption>
+      </Show>
     </figure>
   );
 }
