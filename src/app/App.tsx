@@ -1,9 +1,20 @@
-import { createMemo, createResource, createSignal, ErrorBoundary, For, Match, onCleanup, onMount, Show, Switch } from 'solid-js';
+import { createEffect, createMemo, createResource, createSignal, ErrorBoundary, For, Match, onCleanup, onMount, Show, Switch } from 'solid-js';
 import { applyUpdate, onUpdateAvailable } from '../client/pwa';
 import { connectStudio } from '../client/studio-client';
 import { BackendSettings } from './components/BackendSettings';
 import { ErrorBanner } from './components/ErrorBanner';
 import { backendDetails, describeBackend, plainError } from './format';
+import {
+  applyThemeChoice,
+  nextThemeChoice,
+  parseThemeChoice,
+  readThemeChoice,
+  safeLocalStorage,
+  THEME_STORAGE_KEY,
+  themeHint,
+  themeName,
+  writeThemeChoice,
+} from './lib/theme';
 import { navigate, route, type Route } from './router';
 import { EnhanceView } from './views/EnhanceView';
 import { GenerateView } from './views/GenerateView';
@@ -83,6 +94,7 @@ export function App() {
           >
             {backendText()}
           </span>
+          <ThemeToggle />
           <BackendSettings />
         </div>
       </header>
@@ -137,5 +149,59 @@ export function App() {
         </ErrorBoundary>
       </main>
     </div>
+  );
+}
+
+/**
+ * System → Light → Dark. main.tsx applied the stored choice before the first render; this keeps
+ * `<html data-theme>`, localStorage and other tabs in step with the button.
+ */
+function ThemeToggle() {
+  const storage = safeLocalStorage();
+  const [choice, setChoice] = createSignal(readThemeChoice(storage));
+  const media = typeof matchMedia === 'function' ? matchMedia('(prefers-color-scheme: light)') : undefined;
+  const [prefersLight, setPrefersLight] = createSignal(media?.matches ?? false);
+
+  onMount(() => {
+    const onMedia = (event: MediaQueryListEvent) => setPrefersLight(event.matches);
+    // Another tab changed the choice.
+    const onStorage = (event: StorageEvent) => {
+      if (event.key === THEME_STORAGE_KEY || event.key === null) setChoice(parseThemeChoice(event.newValue));
+    };
+    media?.addEventListener('change', onMedia);
+    window.addEventListener('storage', onStorage);
+    onCleanup(() => {
+      media?.removeEventListener('change', onMedia);
+      window.removeEventListener('storage', onStorage);
+    });
+  });
+
+  createEffect(() => {
+    applyThemeChoice(document.documentElement, choice());
+    prefersLight();
+    // The browser's own chrome (address bar on phones) follows the page's background.
+    const bg = getComputedStyle(document.documentElement).getPropertyValue('--bg').trim();
+    const meta = document.querySelector('meta[name="theme-color"]');
+    if (bg && meta) meta.setAttribute('content', bg);
+  });
+
+  const cycle = () => {
+    const next = nextThemeChoice(choice());
+    writeThemeChoice(storage, next);
+    setChoice(next);
+  };
+
+  return (
+    <button
+      type="button"
+      class="btn btn-small theme-toggle"
+      data-testid="theme-toggle"
+      data-choice={choice()}
+      title={themeHint(choice(), prefersLight())}
+      onClick={cycle}
+    >
+      <span class="theme-toggle-prefix">Theme: </span>
+      {themeName(choice())}
+    </button>
   );
 }
