@@ -195,8 +195,11 @@ test('in Chromium the checkpoint and its converted folder give the same pixels (
   const row = page.getByTestId('model-row').filter({ hasText: 'tiny-f32.safetensors' });
   await expect(row.getByTestId('checkpoint-weights')).toHaveValue('auto');
   await row.getByTestId('checkpoint-weights').selectOption('float16');
-  await page.reload();
-  await expect(page.getByTestId('model-row').filter({ hasText: 'tiny-f32.safetensors' }).getByTestId('checkpoint-weights')).toHaveValue('float16');
+  // The worker stores the choice a moment after the pick: a reload shows it once it has.
+  await expect(async () => {
+    await page.reload();
+    await expect(page.getByTestId('model-row').filter({ hasText: 'tiny-f32.safetensors' }).getByTestId('checkpoint-weights')).toHaveValue('float16', { timeout: 3000 });
+  }).toPass({ timeout: 60_000 });
   // An ONNX folder's weights are what its files hold: nothing to choose there.
   await expect(page.getByTestId('model-row').filter({ hasText: 'tiny-f32-onnx' }).getByTestId('checkpoint-weights')).toHaveCount(0);
   await page.evaluate(() => {
